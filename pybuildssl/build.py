@@ -1,0 +1,300 @@
+"""Execute a Plan: component cache, staging, atomic publish.
+
+Layout of the cache (``$PYBUILDSSL_CACHE``, else ``$XDG_CACHE_HOME/pybuildssl``,
+else ``~/.cache/pybuildssl``), outside any checkout:
+
+    sources/SHA256/FILE          checked downloads
+    components/openssl-KEY/      OpenSSL installed with DESTDIR (+ .complete.json)
+    components/cpython-KEY/      CPython installed, patched, relocated (+ .complete.json)
+    artifacts/KEY/ARCHIVE        packaged archives
+    work/KEY/                    source and build trees (removed after success)
+    logs/RECIPE-KEY/STEP.log     one log per step
+
+A component directory counts only once its ``.complete.json`` stamp is
+written, so a failed or interrupted build is never reused.  The archive goes
+to ``dist/`` by temp file + ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import package, platforms, relocate, sources as sources_mod, trust
+from .errors import BuildError, PrerequisiteError, SourceError
+from .plan import Plan, Step, make_plan
+from .recipe import Recipe
+from .runner import Runner
+from .ui import UI, human_size
+
+STAMP = ".complete.json"
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("PYBUILDSSL_CACHE")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg) / "pybuildssl" if xdg else Path.home() / ".cache" / "pybuildssl"
+
+
+def toolchain_id(runner: Runner) -> str:
+    cc = os.environ.get("CC", "cc")
+    out = runner.capture([cc, "--version"])
+    return (out.stdout.splitlines() or [cc])[0].strip()
+
+
+# ------------------------------------------------------------ prerequisites ---
+
+def check_prerequisites(recipe: Recipe, runner: Runner) -> None:
+    """Name every missing tool and header, with the command that installs them."""
+    plat = platforms.get(recipe.os)
+    prereqs: dict[str, str] = getattr(plat, "PREREQUISITES", {})
+    missing: list[tuple[str, str]] = []
+    for what, pkg in prereqs.items():
+        if what.endswith(".h"):
+            if not _header_check(runner, what):
+                missing.append((what, pkg))
+        elif shutil.which(os.environ.get("CC", "cc") if what == "cc" else what) is None:
+            missing.append((what, pkg))
+    if missing:
+        names = ", ".join(w for w, _ in missing)
+        pkgs = " ".join(sorted({p for _, p in missing}))
+        raise PrerequisiteError(f"the build host lacks: {names}",
+                                hint=f"install them: apt-get install -y {pkgs}")
+
+
+def _header_check(runner: Runner, header: str) -> bool:
+    cc = os.environ.get("CC", "cc")
+    r = runner.capture([cc, "-E", "-x", "c", "-", "-o", os.devnull], input=f"#include <{header}>\n", timeout=60)
+    return r.returncode == 0
+
+
+# ------------------------------------------------------------------ builder ---
+
+@dataclass
+class BuildResult:
+    artifact: Path
+    manifest: dict
+    timings: dict[str, float]
+    cached: dict[str, bool]
+
+
+class Builder:
+    def __init__(self, recipe: Recipe, *, cache_dir: Path | None = None, dist_dir: Path = Path("dist"),
+                 source_dirs: list[Path] | None = None, offline: bool = False, jobs: int = 0,
+                 ui: UI | None = None, runner: Runner | None = None,
+                 sources: sources_mod.Sources | None = None) -> None:
+        self.recipe = recipe
+        self.ui = ui or UI()
+        self.runner = runner or Runner(self.ui)
+        self.cache_dir = Path(cache_dir or default_cache_dir())
+        self.dist_dir = Path(dist_dir)
+        dirs = list(source_dirs or []) + sources_mod.source_dirs_from_env()
+        self.sources = sources or sources_mod.Sources(self.cache_dir, dirs, ui=self.ui, offline=offline)
+        self.jobs = jobs or recipe.jobs or os.cpu_count() or 2
+        self.ssl_patch = trust.render_patch(recipe.os, fallback=[tuple(x) for x in recipe.fallback],
+                                            windows_mode=recipe.windows_mode)
+        self._toolchain: str | None = None
+        self._fetched: dict[str, Path] = {}
+
+    # -- planning ------------------------------------------------------------
+    def plan(self, toolchain: str | None = None) -> Plan:
+        if toolchain is None:
+            if self._toolchain is None:
+                self._toolchain = toolchain_id(self.runner)
+            toolchain = self._toolchain
+        return make_plan(self.recipe, cache_dir=self.cache_dir, jobs=self.jobs, toolchain=toolchain,
+                         ssl_patch=self.ssl_patch)
+
+    def log_dir(self, plan: Plan) -> Path:
+        return self.cache_dir / "logs" / f"{self.recipe.name}-{plan.keys['cpython']}"
+
+    # -- executing -------------------------------------------------------------
+    def build(self) -> BuildResult:
+        t0 = time.monotonic()
+        plan = self.plan()
+        timings: dict[str, float] = {}
+        cached: dict[str, bool] = {}
+        for component, out in (("openssl", plan.dirs.openssl_out), ("cpython", plan.dirs.cpython_out)):
+            if (out / STAMP).is_file():
+                self.ui.step(f"{component}: cached ({out})")
+                cached[component] = True
+                continue
+            cached[component] = False
+            if component == "openssl":
+                check_prerequisites(self.recipe, self.runner)
+            if out.exists():
+                shutil.rmtree(out)
+            start = time.monotonic()
+            for step in plan.component_steps(component):
+                timings[step.name] = self._run_step(plan, step)
+            stamp = {"key": plan.keys[component], "recipe": self.recipe.name,
+                     "seconds": round(time.monotonic() - start, 1)}
+            (out / STAMP).write_text(json.dumps(stamp, indent=1) + "\n")
+        if plan.dirs.work.exists():
+            shutil.rmtree(plan.dirs.work, ignore_errors=True)
+        artifact, manifest, packaged = self._package(plan)
+        cached["package"] = not packaged
+        timings["total"] = time.monotonic() - t0
+        return BuildResult(artifact=artifact, manifest=manifest, timings=timings, cached=cached)
+
+    def _run_step(self, plan: Plan, step: Step) -> float:
+        start = time.monotonic()
+        log = self.log_dir(plan) / f"{step.name}.log"
+        with self.ui.timed(step.name):
+            if step.internal:
+                try:
+                    self._internal(plan, step, log)
+                except (BuildError, SourceError, PrerequisiteError):
+                    raise
+                except (OSError, ValueError, subprocess.SubprocessError) as e:
+                    raise BuildError(f"step {step.name!r} failed: {e}", step=step.name, log_path=str(log),
+                                     hint=f"read the log: {log}") from None
+            else:
+                Path(step.cwd).mkdir(parents=True, exist_ok=True)
+                self.runner.run(step.argv, cwd=step.cwd, env=step.env, log=log, step=step.name)
+        return time.monotonic() - start
+
+    # -- in-process steps ----------------------------------------------------
+    def _internal(self, plan: Plan, step: Step, log: Path) -> None:
+        action, *args = step.argv
+        action = action.split(":", 1)[1]
+        handler: Callable[..., None] = getattr(self, "_do_" + action.replace("-", "_"))
+        handler(plan, log, *args)
+
+    def _do_fetch(self, plan: Plan, log: Path, component: str, sha256: str) -> None:
+        src = getattr(self.recipe, component)
+        self._fetched[component] = self.sources.fetch(src)
+
+    def _do_extract(self, plan: Plan, log: Path, component: str, dest: str) -> None:
+        archive = self._fetched.get(component) or self.sources.fetch(getattr(self.recipe, component))
+        sources_mod.extract(archive, Path(dest))
+
+    def _do_apply_patch(self, plan: Plan, log: Path, name: str, sha256: str) -> None:
+        from .recipe import builtin_dir
+
+        path = builtin_dir() / "patches" / name
+        if not path.is_file():
+            raise BuildError(f"recipe patch {name} not found in {path.parent}", step="patch")
+        actual = sources_mod.sha256_file(path)
+        if actual != sha256:
+            raise BuildError(f"recipe patch {name}: sha256 {actual} does not match the pin {sha256}",
+                             step="patch", hint="update the pin in the recipe after reviewing the patch")
+        cwd = plan.dirs.openssl_src if "openssl" in str(log.name) else plan.dirs.cpython_src
+        self.runner.run(["patch", "-p1", "--forward", "-i", str(path)], cwd=cwd, log=log, step="patch")
+
+    def _do_patch_ssl(self, plan: Plan, log: Path, ssl_py: str) -> None:
+        p = Path(ssl_py)
+        p.write_text(trust.apply_to_text(p.read_text(encoding="utf-8"), self.ssl_patch), encoding="utf-8")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(f"patched {p}\n")
+
+    def _do_set_rpath(self, plan: Plan, log: Path, prefix: str, rpath: str) -> None:
+        exe = relocate.interpreter(Path(prefix))
+        if self.recipe.cpython_shared:
+            self.runner.run(["patchelf", "--set-rpath", rpath, str(exe)], log=log, step="cpython.rpath")
+
+    def _do_macos_install_names(self, plan: Plan, log: Path, prefix: str, loader: str) -> None:
+        raise BuildError("macOS install-name fix-ups run only on a macOS build host",
+                         step="cpython.install-names")
+
+    def _do_relocate(self, plan: Plan, log: Path, prefix: str, old: str) -> None:
+        root = Path(prefix)
+        changed = relocate.relocate_tree(root, old)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("\n".join(changed) + "\n")
+        self._recompile(root, [root / c for c in changed if c.endswith(".py")], log)
+
+    def _recompile(self, prefix: Path, files: list[Path], log: Path) -> None:
+        if not files:
+            return
+        code = ("import py_compile, sys\n"
+                "for f in sys.argv[1:]:\n"
+                "    for o in (0, 1, 2):\n"
+                "        py_compile.compile(f, optimize=o, doraise=True)\n")
+        env = {"SOURCE_DATE_EPOCH": str(self.recipe.source_date_epoch)}
+        self.runner.run([str(relocate.interpreter(prefix)), "-E", "-s", "-c", code, *map(str, files)],
+                        env=env, log=log, step="recompile")
+
+    def _do_strip(self, plan: Plan, log: Path, prefix: str) -> None:
+        root = Path(prefix)
+        lib = relocate.find_version_dir(root)
+        for sub in ("test", "idlelib/idle_test", "tkinter/test", "lib2to3/tests"):
+            if (lib / sub).is_dir():
+                shutil.rmtree(lib / sub)
+        elf = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and _is_elf(p)]
+        if elf:
+            self.runner.run(["strip", "--strip-debug", *map(str, elf)], log=log, step="cpython.strip")
+
+    def _do_package(self, plan: Plan, log: Path, prefix: str, name: str) -> None:  # pragma: no cover
+        raise AssertionError("packaging is done by Builder._package")
+
+    # -- packaging -------------------------------------------------------------
+    def manifest(self, plan: Plan, files: dict) -> dict:
+        r = self.recipe
+        epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or r.source_date_epoch)
+        return {
+            "schema": package.MANIFEST_SCHEMA,
+            "tool": "pybuildssl",
+            "recipe": {"name": r.name, "sha256": r.digest(), "resolved": r.to_dict()},
+            "target": {"os": r.os, "arch": r.arch, "vendor": r.vendor, "libc": r.libc, "triple": r.target},
+            "openssl": {"version": r.openssl.version, "openssldir": r.openssldir,
+                        "options": list(r.openssl_options), "linkage": "static"},
+            "cpython": {"version": r.cpython.version, "shared": r.cpython_shared,
+                        "interpreter": "bin/" + relocate.interpreter(plan.dirs.prefix).name},
+            "trust": {"fallback": [list(x) for x in r.fallback], "windows_mode": r.windows_mode,
+                      "patch_sha256": _sha(self.ssl_patch), "opt_out_env": "PYBUILDSSL_NO_FALLBACK"},
+            "sources": [
+                {"name": s.name, "version": s.version, "sha256": s.sha256, "url": s.urls[0]}
+                for s in (r.openssl, r.cpython)
+            ],
+            "component_keys": dict(plan.keys),
+            "build_prefix": platforms.get(r.os).PYTHON_PREFIX,
+            "build_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)),
+            "build_time_note": "SOURCE_DATE_EPOCH of the build, so that archives are reproducible",
+            "files": files,
+        }
+
+    def _package(self, plan: Plan) -> tuple[Path, dict, bool]:
+        r = self.recipe
+        epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or r.source_date_epoch)
+        key = _sha(json.dumps([plan.keys["cpython"], r.digest(), epoch, package.MANIFEST_SCHEMA]))[:16]
+        cached = self.cache_dir / "artifacts" / key / plan.artifact_name
+        dest = self.dist_dir / plan.artifact_name
+        packaged = False
+        if cached.is_file():
+            self.ui.step(f"package: cached ({cached})")
+            manifest = package.read_manifest(cached)
+        else:
+            with self.ui.timed("package"):
+                files = package.file_table(plan.dirs.prefix)
+                manifest = self.manifest(plan, files)
+                package.write_archive(plan.dirs.prefix, manifest, cached, compression=r.compression, mtime=epoch)
+            packaged = True
+        self.dist_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dist_dir / f".{plan.artifact_name}.tmp"
+        shutil.copyfile(cached, tmp)
+        os.replace(tmp, dest)
+        self.ui.info(f"artifact: {dest} ({human_size(dest.stat().st_size)}, sha256 {sources_mod.sha256_file(dest)})")
+        return dest, manifest, packaged
+
+
+def _sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _is_elf(p: Path) -> bool:
+    try:
+        with open(p, "rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False

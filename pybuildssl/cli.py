@@ -1,0 +1,224 @@
+"""Command line: ``main(argv) -> int``.  The only place that prints errors and picks exit codes.
+
+Exit codes: 0 success, 1 a failed build or check, 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+from . import __version__
+from .errors import BuildError, PybuildsslError, UsageError
+from .ui import NORMAL, QUIET, UI, VERBOSE
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}", hint=f"see `{self.prog} --help`")
+
+
+def _add(sub, name: str, help: str, examples: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=help, epilog="examples:\n" + examples,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _recipe_args(p: argparse.ArgumentParser, optional: bool = False) -> None:
+    p.add_argument("recipe", nargs="?" if optional else None,
+                   help="recipe name (see `pybuildssl recipes`) or path to a .toml file"
+                   + ("; default: the generic recipe for this host" if optional else ""))
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe key, e.g. --set openssl.version=3.5.7 (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pybuildssl", description=(
+        "Build relocatable Python distributions whose ssl module trusts the target system's CA store."),
+        epilog="examples:\n  pybuildssl build\n  pybuildssl verify dist/*.tar.gz\n  pybuildssl doctor",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"pybuildssl {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors and results")
+    parser.add_argument("-v", "--verbose", action="store_true", help="echo commands and their output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = _add(sub, "recipes", "list the shipped recipes, or show one resolved",
+             "  pybuildssl recipes\n  pybuildssl recipes show linux-x86_64-rhel --set openssl.openssldir=/etc/ssl")
+    p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--json", action="store_true")
+
+    p = _add(sub, "plan", "print every step `build` would run (argv, env, cwd), running nothing",
+             "  pybuildssl plan linux-x86_64-generic\n  pybuildssl plan windows-x86_64 --json")
+    _recipe_args(p, optional=True)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--cache", type=Path, help="cache directory (default: $PYBUILDSSL_CACHE or ~/.cache/pybuildssl)")
+    p.add_argument("-j", "--jobs", type=int, default=0)
+
+    p = _add(sub, "build", "fetch, build, patch, package (and verify) a recipe",
+             "  pybuildssl build\n  pybuildssl build linux-x86_64-rhel --source-dir ~/tarballs\n"
+             "  pybuildssl build --set openssl.version=3.5.7 --set openssl.sha256=HEX --offline")
+    _recipe_args(p, optional=True)
+    p.add_argument("--source-dir", action="append", type=Path, default=[], metavar="DIR",
+                   help="directory holding source archives, found by sha256 whatever their name "
+                        "(repeatable; also $PYBUILDSSL_SOURCE_DIRS)")
+    p.add_argument("--offline", action="store_true", help="never use the network")
+    p.add_argument("--dist", type=Path, default=Path("dist"), help="where the artifact goes (default: dist/)")
+    p.add_argument("--cache", type=Path)
+    p.add_argument("-j", "--jobs", type=int, default=0)
+    p.add_argument("--strip", action="store_true", help="strip debug info and drop the test suite")
+    p.add_argument("--no-verify", action="store_true", help="skip `verify` after the build")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+    p = _add(sub, "patch", "apply the trust patch to an existing Python distribution",
+             "  pybuildssl patch /opt/python3.12\n  pybuildssl patch ~/.pyenv/versions/3.12.1 --dry-run\n"
+             "  pybuildssl patch /opt/python3.12 --revert")
+    p.add_argument("prefix", type=Path)
+    p.add_argument("--revert", action="store_true", help="restore the original ssl.py byte for byte")
+    p.add_argument("--dry-run", action="store_true", help="show the diff, change nothing")
+    p.add_argument("--target-os", choices=["linux", "macos", "windows"], help="default: this host's")
+
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+#: Other modules add sub-commands here (verify, doctor, ci): name -> (register, run).
+_EXTRA_COMMANDS: list[Callable] = []
+_RUNNERS: dict[str, Callable] = {}
+
+
+def command(name: str):
+    def deco(fn):
+        _RUNNERS[name] = fn
+        return fn
+    return deco
+
+
+# ----------------------------------------------------------------- commands ---
+
+@command("recipes")
+def _cmd_recipes(args, ui: UI) -> int:
+    from . import recipe
+
+    if args.action == "show":
+        if not args.name:
+            raise UsageError("pybuildssl recipes show: which recipe?", hint="pybuildssl recipes show NAME")
+        r = recipe.load(args.name, args.overrides)
+        print(json.dumps(r.to_dict(), indent=2) if args.json else _toml_like(r.to_dict()))
+        return 0
+    rows = []
+    for name in recipe.available():
+        r = recipe.load(name)
+        rows.append({"name": name, "os": r.os, "arch": r.arch, "vendor": r.vendor,
+                     "openssldir": r.openssldir, "description": r.description})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        width = max(len(r["name"]) for r in rows)
+        for row in rows:
+            print(f"{row['name']:<{width}}  {row['openssldir']:<32}  {row['description']}")
+    return 0
+
+
+def _toml_like(data: dict) -> str:
+    lines = []
+    for section, values in data.items():
+        lines.append(f"[{section}]")
+        for k, v in values.items():
+            lines.append(f"{k} = {json.dumps(v)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _load_recipe(args):
+    from . import recipe
+
+    return recipe.load(args.recipe or recipe.default_for_host(), args.overrides)
+
+
+@command("plan")
+def _cmd_plan(args, ui: UI) -> int:
+    from .build import Builder
+
+    r = _load_recipe(args)
+    builder = Builder(r, cache_dir=args.cache, jobs=args.jobs, ui=ui)
+    plan = builder.plan()
+    if args.json:
+        print(json.dumps(plan.to_json(), indent=2))
+        return 0
+    print(f"# recipe {r.name} ({r.target}, vendor {r.vendor}); OPENSSLDIR {r.openssldir}")
+    print(f"# components: " + ", ".join(f"{k}-{v}" for k, v in plan.keys.items()))
+    import shlex
+
+    for s in plan.steps:
+        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in s.env.items())
+        print(f"[{s.name}] (cwd {s.cwd})")
+        print("    " + (env + " " if env else "") + shlex.join(s.argv))
+    return 0
+
+
+@command("build")
+def _cmd_build(args, ui: UI) -> int:
+    from .build import Builder
+
+    overrides = list(args.overrides) + (["build.strip=true"] if args.strip else [])
+    from . import recipe as recipe_mod
+
+    r = recipe_mod.load(args.recipe or recipe_mod.default_for_host(), overrides)
+    ui.step(f"recipe {r.name}: {r.target}, vendor {r.vendor}, OpenSSL {r.openssl.version}, "
+            f"CPython {r.cpython.version}, OPENSSLDIR {r.openssldir}")
+    builder = Builder(r, cache_dir=args.cache, dist_dir=args.dist, source_dirs=args.source_dir,
+                      offline=args.offline, jobs=args.jobs, ui=ui)
+    result = builder.build()
+    verdict = None
+    if r.verify and not args.no_verify and "verify" in _RUNNERS:
+        verdict = _RUNNERS["verify_artifact"](result.artifact, ui, r)
+    if args.json:
+        print(json.dumps({"artifact": str(result.artifact), "cached": result.cached,
+                          "timings": {k: round(v, 2) for k, v in result.timings.items()},
+                          "verify": verdict}, indent=2))
+    else:
+        print(result.artifact)
+    return 0 if verdict in (None, 0) else 1
+
+
+@command("patch")
+def _cmd_patch(args, ui: UI) -> int:
+    from . import trust
+
+    result = trust.patch_prefix(args.prefix, target_os=args.target_os, revert=args.revert,
+                                dry_run=args.dry_run, log=ui.info)
+    if args.dry_run and getattr(result, "diff", None):
+        print(result.diff, end="")
+    return 0
+
+
+# --------------------------------------------------------------------- main ---
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    ui = UI()
+    try:
+        args = build_parser().parse_args(argv)
+        ui.level = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
+        if not args.command:
+            build_parser().print_help()
+            return 2
+        return _RUNNERS[args.command](args, ui)
+    except PybuildsslError as e:
+        ui.error(e.message)
+        if isinstance(e, BuildError):
+            if e.log_tail:
+                ui._write("--- last lines of the log ---\n" + e.log_tail + "\n---")
+            if e.log_path:
+                ui._write(f"log: {e.log_path}")
+        if e.hint:
+            ui._write(f"hint: {e.hint}")
+        return e.exit_code
+    except KeyboardInterrupt:
+        ui.error("interrupted")
+        return 130

@@ -1,0 +1,70 @@
+"""What Linux and macOS share: OpenSSL's Configure/make and CPython's configure/make."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..plan import Step
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..plan import Dirs
+    from ..recipe import Recipe
+
+OPENSSL_PREFIX = "/opt/pybuildssl/openssl"
+PYTHON_PREFIX = "/opt/pybuildssl/python"
+
+
+def openssl_steps(recipe: "Recipe", d: "Dirs", target: str, env: dict[str, str]) -> list[Step]:
+    configure = [
+        "perl", "./Configure", target,
+        f"--prefix={OPENSSL_PREFIX}",
+        "--libdir=lib",  # linux-x86_64 defaults to lib64; CPython looks only in DIR/lib
+        f"--openssldir={recipe.openssldir}",
+        *recipe.openssl_options,
+        *recipe.openssl.configure_args,
+    ]
+    if recipe.cflags:
+        configure.append(recipe.cflags)
+    src = str(d.openssl_src)
+    return [
+        Step("openssl.configure", "openssl", tuple(configure), src, env),
+        Step("openssl.make", "openssl", ("make", f"-j{d.jobs}"), src, env),
+        Step("openssl.install", "openssl",
+             ("make", "install_sw", f"DESTDIR={d.openssl_out}"), src, env),
+    ]
+
+
+def cpython_configure(recipe: "Recipe", d: "Dirs", extra: list[str]) -> list[str]:
+    args = [
+        str(d.cpython_src / "configure"),
+        f"--prefix={PYTHON_PREFIX}",
+        f"--with-openssl={d.openssl_root}",
+        "--with-openssl-rpath=no",  # static OpenSSL: nothing to find at run time
+        "--with-ensurepip=install",
+    ]
+    if recipe.cpython_shared:
+        args.append("--enable-shared")
+    if recipe.cpython_optimizations:
+        args.append("--enable-optimizations")
+    if recipe.cpython_lto:
+        args.append("--with-lto")
+    return args + extra + list(recipe.cpython.configure_args)
+
+
+def cpython_steps(recipe: "Recipe", d: "Dirs", configure: list[str], env: dict[str, str],
+                  fixups: list[Step]) -> list[Step]:
+    build = str(d.cpython_build)
+    # SOURCE_DATE_EPOCH makes compileall write checked-hash .pyc files: valid
+    # whatever the files' mtimes are after packaging, and reproducible.
+    install_env = {**env, "SOURCE_DATE_EPOCH": str(recipe.source_date_epoch)}
+    steps = [
+        Step("cpython.patch-ssl", "cpython", ("pybuildssl:patch-ssl", str(d.cpython_src / "Lib" / "ssl.py")),
+             str(d.cpython_src), {}),
+        Step("cpython.configure", "cpython", tuple(configure), build, env),
+        Step("cpython.make", "cpython", ("make", f"-j{d.jobs}"), build, env),
+        Step("cpython.install", "cpython", ("make", "install", f"DESTDIR={d.cpython_out}"), build, install_env),
+        *fixups,
+    ]
+    if recipe.strip:
+        steps.append(Step("cpython.strip", "cpython", ("pybuildssl:strip", str(d.prefix)), str(d.prefix), {}))
+    return steps

@@ -1,0 +1,404 @@
+"""Recipes: TOML -> validated, frozen :class:`Recipe`.
+
+A recipe names a target and pins its sources.  Keys are validated strictly
+against :data:`SCHEMA` (the one list of valid keys, which also generates the
+recipe reference in docs/); a misspelt key fails with a did-you-mean, and
+every error names the recipe file and the key.
+
+Layers, lowest first: the ``extends`` chain, the recipe itself, then
+``--set section.key=value`` overrides from the command line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from . import _toml, layouts
+from .errors import RecipeError
+
+MIN_OPENSSL = (3, 2, 0)
+OSES = ("linux", "macos", "windows")
+ARCHES = ("x86_64", "aarch64", "arm64")
+COMPRESSIONS = ("gz", "xz", "zst")
+WINDOWS_TRUST_MODES = ("enumeration", "winstore", "both")
+
+
+@dataclass(frozen=True)
+class Key:
+    type: type | tuple[type, ...]
+    default: Any
+    doc: str
+    choices: tuple[str, ...] = ()
+    required: bool = False
+
+
+def _source_schema(what: str) -> dict[str, Key]:
+    return {
+        "version": Key(str, None, f"{what} version, X.Y.Z", required=True),
+        "url": Key(str, None, "upstream URL; `{version}` is replaced", required=True),
+        "mirrors": Key(list, [], "further URLs tried in order after `url`"),
+        "sha256": Key(str, None, "sha256 of the archive (64 hex digits)", required=True),
+        "size": Key(int, 0, "size in bytes (0: not checked)"),
+        "configure_args": Key(list, [], "extra arguments appended to the configure command"),
+        "patches": Key(list, [], "files under recipes/patches/, each `{file = ..., sha256 = ...}`"),
+    }
+
+
+#: The one list of valid recipe keys.  Section -> key -> Key.
+SCHEMA: dict[str, dict[str, Key]] = {
+    "": {
+        "description": Key(str, "", "one line saying what the recipe is for"),
+        "extends": Key(str, "", "name of a recipe whose values this one starts from"),
+    },
+    "target": {
+        "os": Key(str, None, "operating system of the artifact", OSES, required=True),
+        "arch": Key(str, None, "CPU architecture", ARCHES, required=True),
+        "vendor": Key(str, "generic", "trust-store vendor from the layout table, `generic` or `auto` (the build host's)"),
+        "libc": Key(str, "glibc", "C library (linux): glibc or musl", ("glibc", "musl", "")),
+    },
+    "openssl": {
+        **_source_schema("OpenSSL"),
+        "openssldir": Key(str, "", "OPENSSLDIR; empty: from the layout table for target.vendor"),
+        "options": Key(list, ["no-shared", "no-module", "no-engine", "no-apps", "no-docs", "no-tests"],
+                       "OpenSSL Configure options (see docs/recipes.md for why these)"),
+    },
+    "cpython": {
+        **_source_schema("CPython"),
+        "optimizations": Key(bool, False, "--enable-optimizations (PGO; roughly triples build time)"),
+        "lto": Key(bool, False, "--with-lto"),
+        "shared": Key(bool, True, "--enable-shared (libpython as a shared library, $ORIGIN rpath)"),
+    },
+    "trust": {
+        "fallback": Key(bool, True, "bake the vendor fallback list into ssl.py"),
+        "windows_mode": Key(str, "enumeration", "Windows trust source", WINDOWS_TRUST_MODES),
+    },
+    "build": {
+        "jobs": Key(int, 0, "parallel make jobs (0: CPU count)"),
+        "strip": Key(bool, False, "strip debug info and drop the test suite"),
+        "compression": Key(str, "gz", "artifact compression", COMPRESSIONS),
+        "source_date_epoch": Key(int, 1700000000, "mtime of every archive member (SOURCE_DATE_EPOCH wins)"),
+        "verify": Key(bool, True, "run `pybuildssl verify` after the build"),
+        "cflags": Key(str, "", "extra CFLAGS for every component"),
+    },
+    "verify": {
+        "allow_libraries": Key(list, [], "shared libraries the artifact may need besides glibc's family"),
+    },
+}
+
+SOURCE_SECTIONS = ("openssl", "cpython")
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    version: str
+    url: str
+    mirrors: tuple[str, ...]
+    sha256: str
+    size: int
+    configure_args: tuple[str, ...]
+    patches: tuple[Mapping[str, str], ...]
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return tuple(u.replace("{version}", self.version) for u in (self.url, *self.mirrors))
+
+    @property
+    def filename(self) -> str:
+        return self.urls[0].rsplit("/", 1)[-1]
+
+    @property
+    def version_tuple(self) -> tuple[int, ...]:
+        return tuple(int(x) for x in re.findall(r"\d+", self.version)[:3])
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    path: str
+    description: str
+    os: str
+    arch: str
+    vendor: str
+    libc: str
+    openssl: Source
+    openssldir: str
+    openssl_options: tuple[str, ...]
+    cpython: Source
+    cpython_optimizations: bool
+    cpython_lto: bool
+    cpython_shared: bool
+    fallback: tuple[tuple[str, str], ...]
+    windows_mode: str
+    jobs: int
+    strip: bool
+    compression: str
+    source_date_epoch: int
+    verify: bool
+    cflags: str
+    allow_libraries: tuple[str, ...]
+    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        return f"{self.os}-{self.arch}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved recipe as plain data (what `recipes show` prints)."""
+        return json.loads(json.dumps(self.raw))
+
+    def digest(self) -> str:
+        """sha256 of the resolved recipe: part of every cache key and the manifest."""
+        return hashlib.sha256(json.dumps(self.raw, sort_keys=True).encode()).hexdigest()
+
+
+# ----------------------------------------------------------------- finding ---
+
+def builtin_dir() -> Path:
+    """recipes/ (shipped inside the wheel as pybuildssl.recipes)."""
+    try:
+        return Path(str(resources.files("pybuildssl.recipes")))
+    except ModuleNotFoundError:  # running from a checkout without install
+        return Path(__file__).resolve().parent.parent / "recipes"
+
+
+def available() -> dict[str, Path]:
+    """Target recipes by name (files starting with "_" are shared layers, not targets)."""
+    return {p.stem: p for p in sorted(builtin_dir().glob("*.toml")) if not p.stem.startswith("_")}
+
+
+def find(name_or_path: str) -> Path:
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or "/" in name_or_path or "\\" in name_or_path:
+        if not p.is_file():
+            raise RecipeError(f"recipe file not found: {p}",
+                              hint="give a path to an existing .toml file or a name from `pybuildssl recipes`")
+        return p
+    recipes = available()
+    if name_or_path in recipes:
+        return recipes[name_or_path]
+    close = difflib.get_close_matches(name_or_path, list(recipes), n=3)
+    hint = f"Perhaps you meant {', '.join(repr(c) for c in close)}? " if close else ""
+    raise RecipeError(f"no recipe named {name_or_path!r}",
+                      hint=hint + "`pybuildssl recipes` lists them")
+
+
+def default_for_host() -> str:
+    import platform
+
+    os_name = layouts.host_os()
+    machine = platform.machine().lower()
+    arch = {"amd64": "x86_64", "x86_64": "x86_64", "aarch64": "aarch64", "arm64": "arm64"}.get(machine, machine)
+    if os_name == "linux" and arch == "arm64":
+        arch = "aarch64"
+    if os_name == "macos" and arch == "aarch64":
+        arch = "arm64"
+    return f"{os_name}-{arch}" + ("-generic" if os_name == "linux" else "")
+
+
+# ----------------------------------------------------------------- loading ---
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise RecipeError(f"cannot read recipe {path}: {e.strerror}") from None
+    try:
+        return _toml.loads(text)
+    except _toml.TOMLDecodeError as e:
+        raise RecipeError(f"{path}: malformed TOML: {e}",
+                          hint="fix the syntax at the line and column shown") from None
+
+
+def _check_keys(data: Mapping[str, Any], where: str) -> None:
+    for key, value in data.items():
+        if isinstance(value, dict) and key in SCHEMA and key != "":
+            for sub in value:
+                if sub not in SCHEMA[key]:
+                    _unknown(f"{key}.{sub}", list(f"{key}.{k}" for k in SCHEMA[key]), where)
+        elif key not in SCHEMA[""]:
+            valid = list(SCHEMA[""]) + [s for s in SCHEMA if s]
+            _unknown(key, valid, where)
+
+
+def _unknown(key: str, valid: list[str], where: str) -> None:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    hint = f"Perhaps you meant {close[0]!r}?" if close else "valid keys: " + ", ".join(valid)
+    raise RecipeError(f"{where}: unknown key {key!r}", hint=hint)
+
+
+def _layers(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[str, dict[str, Any]]]:
+    """[(where, data)] from the root of the extends chain down to ``path``."""
+    rp = path.resolve()
+    if rp in seen:
+        raise RecipeError(f"{path}: `extends` forms a cycle: "
+                          + " -> ".join(str(s) for s in (*seen, rp)))
+    data = _read_toml(path)
+    _check_keys(data, str(path))
+    parent = data.get("extends", "")
+    out: list[tuple[str, dict[str, Any]]] = []
+    if parent:
+        if not isinstance(parent, str):
+            raise RecipeError(f"{path}: key 'extends' must be a string (a recipe name)")
+        sibling = path.parent / f"{parent}.toml"
+        ppath = sibling if sibling.is_file() else find(parent)
+        out = _layers(ppath, (*seen, rp))
+    out.append((str(path), data))
+    return out
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """``section.key=value`` -> (section, key, value); values are TOML when they parse."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise RecipeError(f"--set {text!r}: expected section.key=value",
+                          hint="for example --set openssl.version=3.5.7")
+    section, dot, sub = key.rpartition(".")
+    try:
+        parsed = _toml.loads(f"v = {value}")["v"]
+    except _toml.TOMLDecodeError:
+        parsed = value
+    return section, sub if dot else key, parsed
+
+
+def load(name_or_path: str, overrides: list[str] | tuple[str, ...] = (),
+         *, host_vendor: Callable[[], str] = layouts.detect_vendor) -> Recipe:
+    path = find(name_or_path)
+    layers = _layers(path)
+    if overrides:
+        data: dict[str, Any] = {}
+        for text in overrides:
+            section, key, value = parse_override(text)
+            target = data.setdefault(section, {}) if section else data
+            if not isinstance(target, dict):
+                raise RecipeError(f"--set {text!r}: {section!r} is not a section")
+            target[key] = value
+        _check_keys(data, "--set")
+        layers.append(("--set", data))
+    return _resolve(path, layers, host_vendor)
+
+
+def _merge(layers: list[tuple[str, dict[str, Any]]]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Merged values and, for each dotted key, the layer that set it last."""
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for where, data in layers:
+        for key, value in data.items():
+            if key == "extends":
+                continue
+            if isinstance(value, dict):
+                sect = merged.setdefault(key, {})
+                for sub, v in value.items():
+                    sect[sub] = v
+                    origin[f"{key}.{sub}"] = where
+            else:
+                merged[key] = value
+                origin[key] = where
+    return merged, origin
+
+
+def _typed(section: str, key: str, value: Any, where: str) -> Any:
+    spec = SCHEMA[section][key]
+    name = f"{section}.{key}" if section else key
+    ok = isinstance(value, spec.type) and not (spec.type is int and isinstance(value, bool))
+    if not ok:
+        tname = spec.type.__name__ if isinstance(spec.type, type) else "value"
+        raise RecipeError(f"{where}: key {name!r} must be a {tname}, got {value!r}")
+    if spec.choices and value not in spec.choices:
+        raise RecipeError(f"{where}: key {name!r} is {value!r}",
+                          hint="valid values: " + ", ".join(c for c in spec.choices if c))
+    return value
+
+
+def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
+             host_vendor: Callable[[], str]) -> Recipe:
+    merged, origin = _merge(layers)
+    values: dict[str, dict[str, Any]] = {}
+    for section, keys in SCHEMA.items():
+        given = merged if section == "" else merged.get(section, {})
+        out = values.setdefault(section, {})
+        for key, spec in keys.items():
+            dotted = f"{section}.{key}" if section else key
+            if key in given:
+                out[key] = _typed(section, key, given[key], origin.get(dotted, str(path)))
+            elif spec.required:
+                raise RecipeError(f"{path}: missing required key {dotted!r}",
+                                  hint="add it to the recipe or to the recipe it extends")
+            else:
+                out[key] = spec.default
+    where = str(path)
+    sources = {s: _source(s, values[s], origin, where) for s in SOURCE_SECTIONS}
+    ossl = sources["openssl"]
+    if ossl.version_tuple < MIN_OPENSSL:
+        raise RecipeError(
+            f"{origin.get('openssl.version', where)}: key 'openssl.version' is {ossl.version!r}; "
+            "pybuildssl needs OpenSSL 3.2 or newer",
+            hint="OpenSSL 3.2 brought the store APIs this project relies on; pin 3.5 (LTS) or later")
+    target = values["target"]
+    table = layouts.load()
+    vendor = target["vendor"]
+    if vendor == "auto":
+        vendor = host_vendor()
+    if vendor != "generic":
+        table.vendor(vendor, where=f"{origin.get('target.vendor', where)}: key 'target.vendor'")
+    openssldir = values["openssl"]["openssldir"] or table.openssldir(
+        target["os"], vendor, where=f"{origin.get('target.vendor', where)}: key 'target.vendor'")
+    if target["os"] == "windows" and "no-winstore" in values["openssl"]["options"]:
+        raise RecipeError(f"{origin.get('openssl.options', where)}: key 'openssl.options' has 'no-winstore'",
+                          hint="Windows recipes need OpenSSL's winstore loader; remove the option")
+    fallback = tuple(table.fallback(target["os"])) if values["trust"]["fallback"] else ()
+    raw = {s or "recipe": dict(v) for s, v in values.items()}
+    raw["target"]["vendor"] = vendor
+    raw["openssl"]["openssldir"] = openssldir
+    raw["trust"]["fallback_list"] = [list(x) for x in fallback]
+    raw["recipe"]["name"] = path.stem
+    return Recipe(
+        name=path.stem, path=str(path), description=values[""]["description"],
+        os=target["os"], arch=target["arch"], vendor=vendor, libc=target["libc"],
+        openssl=ossl, openssldir=openssldir, openssl_options=tuple(values["openssl"]["options"]),
+        cpython=sources["cpython"], cpython_optimizations=values["cpython"]["optimizations"],
+        cpython_lto=values["cpython"]["lto"], cpython_shared=values["cpython"]["shared"],
+        fallback=fallback, windows_mode=values["trust"]["windows_mode"],
+        jobs=values["build"]["jobs"], strip=values["build"]["strip"],
+        compression=values["build"]["compression"], source_date_epoch=values["build"]["source_date_epoch"],
+        verify=values["build"]["verify"], cflags=values["build"]["cflags"],
+        allow_libraries=tuple(values["verify"]["allow_libraries"]), raw=raw,
+    )
+
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _source(section: str, v: dict[str, Any], origin: dict[str, str], where: str) -> Source:
+    sha = v["sha256"].lower()
+    w = origin.get(f"{section}.sha256", where)
+    if not _HEX64.match(sha):
+        raise RecipeError(f"{w}: key '{section}.sha256' must be 64 hex digits, got {v['sha256']!r}")
+    if not re.match(r"^\d+\.\d+\.\d+", v["version"]):
+        raise RecipeError(f"{origin.get(section + '.version', where)}: key '{section}.version' "
+                          f"must look like X.Y.Z, got {v['version']!r}")
+    # A pin belongs to a version: whoever changes the version must give its sha256.
+    v_from = origin.get(f"{section}.version")
+    if v_from and v_from != origin.get(f"{section}.sha256"):
+        raise RecipeError(
+            f"{v_from}: key '{section}.version' is changed to {v['version']!r} "
+            f"without a matching '{section}.sha256' (the pin comes from {origin.get(section + '.sha256')})",
+            hint=f"set {section}.sha256 (and {section}.size) for {v['version']} in the same place")
+    size = v["size"] if origin.get(f"{section}.size") == v_from else 0
+    for i, p in enumerate(v["patches"]):
+        if not (isinstance(p, dict) and isinstance(p.get("file"), str) and _HEX64.match(str(p.get("sha256", "")))):
+            raise RecipeError(f"{origin.get(section + '.patches', where)}: key '{section}.patches[{i}]' "
+                              "must be {file = \"NAME\", sha256 = \"64 hex digits\"}")
+    return Source(
+        name=section, version=v["version"], url=v["url"], mirrors=tuple(v["mirrors"]),
+        sha256=sha, size=size, configure_args=tuple(v["configure_args"]),
+        patches=tuple(v["patches"]),
+    )

@@ -1,0 +1,180 @@
+"""Relocation fix-ups for an installed CPython tree (POSIX).
+
+CPython is configured with a neutral ``--prefix`` (``/opt/pybuildssl/python``)
+and installed with DESTDIR.  Afterwards nothing in the tree may depend on
+that prefix or on any build path:
+
+* ``bin/python3.X`` gets RUNPATH ``$ORIGIN/../lib`` (patchelf; CPython's
+  ``--with-openssl-rpath`` cannot carry ``$ORIGIN``);
+* ``_sysconfigdata_*.py`` is rewritten so every prefix-bearing value is
+  computed from ``sys.base_prefix`` at import time;
+* the config Makefile computes ``prefix`` from its own location;
+* pkg-config files use ``${pcfiledir}``;
+* script shebangs become a ``/bin/sh`` polyglot that runs the interpreter
+  next to the script;
+* ``python3.X-config`` uses the prefix it already computes from ``$0``.
+
+The compiled-in PREFIX inside libpython stays: CPython only falls back to it
+when it cannot find its landmarks next to the executable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Callable
+
+SHEBANG_TEMPLATE = """#!/bin/sh
+'''exec' "$(dirname -- "$(readlink -f -- "$0" 2>/dev/null || echo "$0")")/{interp}" "$0" "$@"
+' '''
+"""
+
+
+def find_version_dir(prefix: Path) -> Path:
+    libs = sorted(p for p in (prefix / "lib").glob("python3.*") if (p / "os.py").is_file())
+    if not libs:
+        raise FileNotFoundError(f"no lib/python3.X/os.py under {prefix}")
+    return libs[-1]
+
+
+def interpreter(prefix: Path) -> Path:
+    """The real interpreter binary (bin/python3.X), not the python3 symlink."""
+    ver = find_version_dir(prefix).name
+    for name in (ver, ver + "t"):
+        p = prefix / "bin" / name
+        if p.is_file() and not p.is_symlink():
+            return p
+    return prefix / "bin" / ver
+
+
+def _expr(value: str, old: str) -> str:
+    """A Python expression for ``value`` with ``old`` replaced by the runtime prefix."""
+    parts = value.split(old)
+    return "_P.join(" + repr(parts) + ")"
+
+
+def rewrite_sysconfigdata(path: Path, old: str) -> bool:
+    text = path.read_text(encoding="utf-8")
+    if old not in text:
+        return False
+    ns: dict = {}
+    exec(compile(text, str(path), "exec"), ns)
+    data = ns["build_time_vars"]
+    lines = [
+        "# system configuration generated and used by the sysconfig module",
+        "# Relocatable (pybuildssl): paths are computed from sys.base_prefix.",
+        "import sys as _sys",
+        "_P = _sys.base_prefix",
+        "build_time_vars = {",
+    ]
+    for key in sorted(data):
+        v = data[key]
+        val = _expr(v, old) if isinstance(v, str) and old in v else repr(v)
+        lines.append(f"    {key!r}: {val},")
+    lines += ["}", "del _sys, _P", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return True
+
+
+def rewrite_makefile(path: Path, old: str) -> bool:
+    text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    if old not in text:
+        return False
+    # lib/pythonX.Y/config-X.Y-*/Makefile: the prefix is three levels up.
+    computed = "$(abspath $(dir $(lastword $(MAKEFILE_LIST)))../../..)"
+    text = re.sub(r"^prefix=[ \t]*" + re.escape(old) + r"[ \t]*$", "prefix=\t\t" + computed, text,
+                  flags=re.M)
+    text = text.replace(old, "$(prefix)")
+    path.write_text(text, encoding="utf-8", errors="surrogateescape")
+    return True
+
+
+def rewrite_pkgconfig(path: Path, old: str) -> bool:
+    text = path.read_text(encoding="utf-8")
+    if old not in text:
+        return False
+    text = re.sub(r"^prefix=.*$", "prefix=${pcfiledir}/../..", text, flags=re.M)
+    text = text.replace(old, "${prefix}")
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+def rewrite_config_script(path: Path, old: str) -> bool:
+    """bin/python3.X-config (shell): it already derives prefix_real from $0."""
+    text = path.read_text(encoding="utf-8")
+    if old not in text or "prefix_real" not in text:
+        return False
+    # prefix_build is only a sed pattern to swap for prefix_real; make every
+    # literal the computed prefix itself, so the swaps become no-ops.
+    text = text.replace(f'prefix_build="{old}"', 'prefix_build="$prefix_real"')
+    head, sep, tail = text.partition("prefix_real=$(installed_prefix \"$0\")")
+    if sep:
+        text = head + sep + tail.replace(old, "$prefix_real")
+    path.write_text(text, encoding="utf-8")
+    return old not in text
+
+
+def rewrite_shebang(path: Path, old: str) -> bool:
+    with open(path, "rb") as f:
+        first = f.readline()
+    if not first.startswith(b"#!") or old.encode() not in first:
+        return False
+    interp = first[2:].strip().split(b"/")[-1].decode()
+    rest = path.read_bytes()[len(first):]
+    mode = path.stat().st_mode
+    path.write_bytes(SHEBANG_TEMPLATE.format(interp=interp).encode() + rest)
+    os.chmod(path, mode)
+    return True
+
+
+def relocate_tree(prefix: Path, old: str, log: Callable[[str], None] = lambda s: None) -> list[str]:
+    """Apply every text fix-up; return the files changed (relative paths)."""
+    changed: list[str] = []
+    libdir = find_version_dir(prefix)
+
+    def note(p: Path, did: bool) -> None:
+        if did:
+            changed.append(str(p.relative_to(prefix)))
+
+    for p in libdir.glob("_sysconfigdata_*.py"):
+        note(p, rewrite_sysconfigdata(p, old))
+    for p in libdir.glob("config-*/Makefile"):
+        note(p, rewrite_makefile(p, old))
+    for p in (prefix / "lib" / "pkgconfig").glob("*.pc"):
+        if not p.is_symlink():
+            note(p, rewrite_pkgconfig(p, old))
+    for p in sorted((prefix / "bin").iterdir()):
+        if p.is_symlink() or not p.is_file():
+            continue
+        if p.name.endswith("-config"):
+            note(p, rewrite_config_script(p, old))
+        else:
+            note(p, rewrite_shebang(p, old))
+    for p in libdir.glob("config-*/python-config.py"):
+        note(p, rewrite_shebang(p, old))
+    for c in changed:
+        log(f"relocated {c}")
+    return changed
+
+
+def text_files_mentioning(prefix: Path, needles: list[str], *, limit: int = 50) -> list[tuple[str, str]]:
+    """(relative path, needle) for files under ``prefix`` that still contain a needle."""
+    enc = [n.encode() for n in needles if n]
+    hits: list[tuple[str, str]] = []
+    for root, dirs, files in os.walk(prefix):
+        dirs.sort()
+        for name in sorted(files):
+            p = Path(root) / name
+            if p.is_symlink() or not p.is_file():
+                continue
+            try:
+                data = p.read_bytes()
+            except OSError:
+                continue
+            for n in enc:
+                if n in data:
+                    hits.append((str(p.relative_to(prefix)), n.decode()))
+                    if len(hits) >= limit:
+                        return hits
+    return hits

@@ -1,0 +1,218 @@
+"""The one download door, and safe archive extraction.
+
+Where a pinned source comes from, in order:
+  1. the cache (``CACHE/sources/SHA256/NAME``), re-checked every time it is reused;
+  2. ``--source-dir`` directories (and ``PYBUILDSSL_SOURCE_DIRS``, ``os.pathsep``
+     separated): a file whose sha256 matches the pin is used *whatever its name*
+     (Debian's ``openssl_3.5.7.orig.tar.gz`` is the upstream tarball);
+  3. the recipe's URL, then its mirrors, in order: streamed with requests into
+     a temp file while hashing, renamed into the cache only when the sha256
+     (and size, when pinned) match.  Nothing bad stays in the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+import time
+from pathlib import Path, PurePosixPath
+from typing import Iterable
+
+from .errors import ArchiveError, SourceError
+from .recipe import Source
+from .ui import UI, human_size
+
+CHUNK = 1 << 20
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tar.zst", ".tar", ".zip")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def source_dirs_from_env() -> list[Path]:
+    raw = os.environ.get("PYBUILDSSL_SOURCE_DIRS", "")
+    return [Path(p) for p in raw.split(os.pathsep) if p]
+
+
+class Sources:
+    def __init__(self, cache_dir: Path, source_dirs: Iterable[Path] = (), *,
+                 ui: UI | None = None, offline: bool = False, session=None) -> None:
+        self.cache_dir = Path(cache_dir) / "sources"
+        self.source_dirs = [Path(d) for d in source_dirs]
+        self.ui = ui or UI()
+        self.offline = offline
+        self._session = session
+
+    # -- public ------------------------------------------------------------
+    def fetch(self, src: Source) -> Path:
+        """A local, checked copy of ``src``.  Raises SourceError naming what was tried."""
+        tried: list[str] = []
+        cached = self._from_cache(src, tried)
+        if cached:
+            return cached
+        local = self._from_source_dirs(src, tried)
+        if local:
+            return local
+        if self.offline:
+            tried.append("network: not tried (offline)")
+        else:
+            for url in src.urls:
+                got = self._download(src, url, tried)
+                if got:
+                    return got
+        raise SourceError(
+            f"{src.name} {src.version} ({src.filename}, sha256 {src.sha256}) was found nowhere:\n  "
+            + "\n  ".join(tried),
+            hint="put the file in a directory and pass --source-dir DIR (any file name; "
+                 "it is found by its sha256), or check the network and the recipe's mirrors",
+        )
+
+    # -- the three places ----------------------------------------------------
+    def _cache_path(self, src: Source) -> Path:
+        return self.cache_dir / src.sha256 / src.filename
+
+    def _from_cache(self, src: Source, tried: list[str]) -> Path | None:
+        path = self._cache_path(src)
+        if not path.is_file():
+            tried.append(f"cache: {path}: absent")
+            return None
+        actual = sha256_file(path)
+        if actual == src.sha256:
+            return path
+        self.ui.warn(f"cached {path} is corrupt (sha256 {actual}); removing it")
+        path.unlink()
+        tried.append(f"cache: {path}: corrupt, removed")
+        return None
+
+    def _from_source_dirs(self, src: Source, tried: list[str]) -> Path | None:
+        for d in self.source_dirs:
+            if not d.is_dir():
+                tried.append(f"source dir {d}: not a directory")
+                continue
+            candidates = sorted(p for p in d.iterdir() if p.is_file() and p.name.endswith(ARCHIVE_SUFFIXES))
+            if src.size:
+                candidates = [p for p in candidates if p.stat().st_size == src.size]
+            for p in candidates:
+                if sha256_file(p) == src.sha256:
+                    self.ui.info(f"{src.name} {src.version}: using {p} (sha256 matches the pin)")
+                    return p
+            tried.append(f"source dir {d}: no file with sha256 {src.sha256}")
+        return None
+
+    def _download(self, src: Source, url: str, tried: list[str]) -> Path | None:
+        import requests
+
+        session = self._session or requests.Session()
+        dest = self._cache_path(src)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+        tmp = Path(tmp_name)
+        h = hashlib.sha256()
+        size = 0
+        start = time.monotonic()
+        try:
+            with os.fdopen(fd, "wb") as out, session.get(url, stream=True, timeout=(15, 60)) as resp:
+                if resp.status_code != 200:
+                    tried.append(f"{url}: HTTP {resp.status_code}")
+                    return None
+                total = int(resp.headers.get("content-length") or src.size or 0)
+                for chunk in resp.iter_content(CHUNK):
+                    out.write(chunk)
+                    h.update(chunk)
+                    size += len(chunk)
+                    rate = size / max(time.monotonic() - start, 1e-6)
+                    pct = f" {100 * size / total:3.0f}%" if total else ""
+                    self.ui.live(f"  {src.filename}{pct} {human_size(size)} {human_size(rate)}/s")
+            actual = h.hexdigest()
+            if actual != src.sha256 or (src.size and size != src.size):
+                tried.append(f"{url}: sha256 mismatch: expected {src.sha256}, got {actual} ({size} bytes)")
+                raise SourceError(
+                    f"{src.name} {src.version}: sha256 mismatch for {url}\n"
+                    f"  expected {src.sha256}\n  actual   {actual}",
+                    hint="the download is not the pinned file; nothing was kept. "
+                         "If the recipe is right, try another mirror")
+            os.replace(tmp, dest)
+            self.ui.info(f"downloaded {src.filename} ({human_size(size)}) from {url}")
+            return dest
+        except requests.RequestException as e:
+            tried.append(f"{url}: {type(e).__name__}: {e}")
+            return None
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+
+# --------------------------------------------------------------- extraction ---
+
+def check_member(member: tarfile.TarInfo, dest: Path) -> None:
+    """Refuse members that would land outside ``dest`` or are not plain files/dirs/links."""
+    name = member.name
+    p = PurePosixPath(name)
+    if p.is_absolute() or name.startswith("/"):
+        raise ArchiveError(f"archive member {name!r} has an absolute path")
+    if ".." in p.parts:
+        raise ArchiveError(f"archive member {name!r} escapes the destination ('..')")
+    if member.isdev() or member.isfifo():
+        raise ArchiveError(f"archive member {name!r} is a device or fifo")
+    if member.issym() or member.islnk():
+        target = PurePosixPath(member.linkname)
+        if target.is_absolute():
+            raise ArchiveError(f"archive member {name!r} links to an absolute path {member.linkname!r}")
+        base = p.parent if member.issym() else PurePosixPath()
+        depth = 0
+        for part in (base / target).parts:
+            depth += -1 if part == ".." else (0 if part == "." else 1)
+            if depth < 0:
+                raise ArchiveError(f"archive member {name!r} links outside the tree ({member.linkname!r})")
+
+
+def extract(archive: Path, dest: Path, *, strip_top: bool = True) -> Path:
+    """Extract ``archive`` safely into ``dest`` (created atomically); return ``dest``.
+
+    With ``strip_top`` the archive's single top directory becomes ``dest``.
+    """
+    dest = Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
+    try:
+        try:
+            tf = tarfile.open(archive)
+        except (tarfile.TarError, OSError) as e:
+            raise ArchiveError(f"cannot read archive {archive}: {e}") from None
+        with tf:
+            try:
+                members = tf.getmembers()
+            except (tarfile.TarError, EOFError, OSError) as e:
+                raise ArchiveError(f"archive {archive} is truncated or corrupt: {e}") from None
+            for m in members:
+                check_member(m, staging)
+                if m.isreg() or m.isdir():
+                    m.mode = (m.mode | stat.S_IRUSR | stat.S_IWUSR) & 0o7777 & ~0o6000
+            try:
+                if hasattr(tarfile, "data_filter"):
+                    tf.extractall(staging, members=members, filter="tar")
+                else:  # pragma: no cover - Python < 3.12 without the filter backport
+                    tf.extractall(staging, members=members)
+            except (tarfile.TarError, EOFError, OSError) as e:
+                raise ArchiveError(f"archive {archive} is truncated or corrupt: {e}") from None
+        root = staging
+        if strip_top:
+            tops = list(staging.iterdir())
+            if len(tops) == 1 and tops[0].is_dir():
+                root = tops[0]
+        os.replace(root, dest)
+        return dest
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
