@@ -205,9 +205,10 @@ class Builder:
         raise BuildError("macOS install-name fix-ups run only on a macOS build host",
                          step="cpython.install-names")
 
-    def _do_relocate(self, plan: Plan, log: Path, prefix: str, old: str) -> None:
+    def _do_relocate(self, plan: Plan, log: Path, prefix: str, old: str, *pairs: str) -> None:
         root = Path(prefix)
-        changed = relocate.relocate_tree(root, old)
+        replacements = [tuple(p.split("=", 1)) for p in pairs]
+        changed = relocate.relocate_tree(root, old, replacements)  # type: ignore[arg-type]
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("\n".join(changed) + "\n")
         self._recompile(root, [root / c for c in changed if c.endswith(".py")], log)

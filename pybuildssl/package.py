@@ -28,11 +28,12 @@ MANIFEST_SCHEMA = 1
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        base = Path(dirpath)
-        for name in sorted(dirnames + filenames):
-            yield base / name
+    """Every entry below ``root``, depth first, sorted by name (so sorted by path)."""
+    for name in sorted(os.listdir(root)):
+        p = root / name
+        yield p
+        if p.is_dir() and not p.is_symlink():
+            yield from _walk(p)
 
 
 def file_table(root: Path) -> dict[str, dict[str, Any]]:

@@ -128,14 +128,45 @@ def rewrite_shebang(path: Path, old: str) -> bool:
     return True
 
 
-def relocate_tree(prefix: Path, old: str, log: Callable[[str], None] = lambda s: None) -> list[str]:
-    """Apply every text fix-up; return the files changed (relative paths)."""
+def replace_build_paths(path: Path, replacements: list[tuple[str, str]]) -> bool:
+    """Replace build paths (OpenSSL's staging root, the work dir) in a text file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+        return False
+    new = text
+    for old, placeholder in replacements:
+        new = new.replace(old, placeholder)
+    if new == text:
+        return False
+    mode = path.stat().st_mode
+    path.write_text(new, encoding="utf-8")
+    os.chmod(path, mode)
+    return True
+
+
+def relocate_tree(prefix: Path, old: str, replacements: list[tuple[str, str]] = (),  # type: ignore[assignment]
+                  log: Callable[[str], None] = lambda s: None) -> list[str]:
+    """Apply every text fix-up; return the files changed (relative paths).
+
+    ``replacements`` (build path -> neutral placeholder) are applied first, to
+    every text file of the config directory, the sysconfig data, pkg-config
+    files and scripts.
+    """
     changed: list[str] = []
     libdir = find_version_dir(prefix)
 
     def note(p: Path, did: bool) -> None:
-        if did:
-            changed.append(str(p.relative_to(prefix)))
+        rel = str(p.relative_to(prefix))
+        if did and rel not in changed:
+            changed.append(rel)
+
+    if replacements:
+        candidates = [*libdir.glob("_sysconfig*"), *libdir.glob("config-*/*"), *libdir.glob("build-details.json"),
+                      *(prefix / "lib" / "pkgconfig").glob("*.pc"), *(prefix / "bin").iterdir()]
+        for p in candidates:
+            if p.is_file() and not p.is_symlink():
+                note(p, replace_build_paths(p, list(replacements)))
 
     for p in libdir.glob("_sysconfigdata_*.py"):
         note(p, rewrite_sysconfigdata(p, old))

@@ -12,6 +12,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 OPENSSL_PREFIX = "/opt/pybuildssl/openssl"
 PYTHON_PREFIX = "/opt/pybuildssl/python"
+#: What build paths become in the artifact (debug info, sysconfig data).
+BUILD_PLACEHOLDER = "/opt/pybuildssl/build"
 
 
 def openssl_steps(recipe: "Recipe", d: "Dirs", target: str, env: dict[str, str]) -> list[Step]:
@@ -36,7 +38,8 @@ def openssl_steps(recipe: "Recipe", d: "Dirs", target: str, env: dict[str, str])
 
 def cpython_configure(recipe: "Recipe", d: "Dirs", extra: list[str]) -> list[str]:
     args = [
-        str(d.cpython_src / "configure"),
+        # Relative: __FILE__ strings in the binaries then carry no build path.
+        f"../{d.cpython_src.name}/configure",
         f"--prefix={PYTHON_PREFIX}",
         f"--with-openssl={d.openssl_root}",
         "--with-openssl-rpath=no",  # static OpenSSL: nothing to find at run time
@@ -49,6 +52,22 @@ def cpython_configure(recipe: "Recipe", d: "Dirs", extra: list[str]) -> list[str
     if recipe.cpython_lto:
         args.append("--with-lto")
     return args + extra + list(recipe.cpython.configure_args)
+
+
+def cpython_env(recipe: "Recipe", d: "Dirs", base: dict[str, str]) -> dict[str, str]:
+    """CFLAGS that keep the work directory out of debug info."""
+    cflags = f"-ffile-prefix-map={d.work}={BUILD_PLACEHOLDER}"
+    if recipe.cflags:
+        cflags += " " + recipe.cflags
+    return {**base, "CFLAGS": cflags}
+
+
+def relocate_step(d: "Dirs") -> Step:
+    """Rewrite the install prefix and every build path left in text files."""
+    return Step("cpython.relocate", "cpython",
+                ("pybuildssl:relocate", str(d.prefix), PYTHON_PREFIX,
+                 f"{d.openssl_root}={OPENSSL_PREFIX}", f"{d.work}={BUILD_PLACEHOLDER}"),
+                str(d.prefix), {})
 
 
 def cpython_steps(recipe: "Recipe", d: "Dirs", configure: list[str], env: dict[str, str],

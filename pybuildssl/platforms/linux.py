@@ -43,12 +43,11 @@ def openssl_steps(recipe: "Recipe", d: "Dirs") -> list[Step]:
 def cpython_steps(recipe: "Recipe", d: "Dirs") -> list[Step]:
     _check(recipe)
     configure = _posix.cpython_configure(recipe, d, [])
-    env = {"CFLAGS": recipe.cflags} if recipe.cflags else {}
+    env = _posix.cpython_env(recipe, d, {})
     fixups = [
         # --with-openssl-rpath cannot carry $ORIGIN; patchelf sets it after the build.
         Step("cpython.rpath", "cpython", ("pybuildssl:set-rpath", str(d.prefix), "$ORIGIN/../lib"),
              str(d.prefix), {}),
-        Step("cpython.relocate", "cpython", ("pybuildssl:relocate", str(d.prefix), PYTHON_PREFIX),
-             str(d.prefix), {}),
+        _posix.relocate_step(d),
     ]
     return _posix.cpython_steps(recipe, d, configure, env, fixups)

@@ -30,12 +30,11 @@ def openssl_steps(recipe: "Recipe", d: "Dirs") -> list[Step]:
 
 
 def cpython_steps(recipe: "Recipe", d: "Dirs") -> list[Step]:
-    env = _env(recipe)
+    env = _posix.cpython_env(recipe, d, _env(recipe))
     configure = _posix.cpython_configure(recipe, d, [])
     fixups = [
         Step("cpython.install-names", "cpython",
              ("pybuildssl:macos-install-names", str(d.prefix), "@loader_path/../lib"), str(d.prefix), {}),
-        Step("cpython.relocate", "cpython", ("pybuildssl:relocate", str(d.prefix), PYTHON_PREFIX),
-             str(d.prefix), {}),
+        _posix.relocate_step(d),
     ]
     return _posix.cpython_steps(recipe, d, configure, env, fixups)

@@ -1,0 +1,124 @@
+"""Plans: the exact commands `build` would run, for every shipped recipe, without running anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pybuildssl import recipe
+from pybuildssl.errors import RecipeError
+from pybuildssl.plan import component_keys, make_plan
+
+CACHE = Path("/cache")
+
+
+def plan_for(name: str, *overrides: str, ssl_patch: str = "PATCH", toolchain: str = "gcc 12"):
+    return make_plan(recipe.load(name, list(overrides)), cache_dir=CACHE, jobs=2,
+                     toolchain=toolchain, ssl_patch=ssl_patch)
+
+
+def argv(plan, step: str) -> list[str]:
+    (s,) = [s for s in plan.steps if s.name == step]
+    return list(s.argv)
+
+
+@pytest.mark.parametrize("name,target,openssldir", [
+    ("linux-x86_64-generic", "linux-x86_64", "/etc/ssl"),
+    ("linux-x86_64-debian", "linux-x86_64", "/usr/lib/ssl"),
+    ("linux-x86_64-rhel", "linux-x86_64", "/etc/pki/tls"),
+    ("linux-x86_64-suse", "linux-x86_64", "/etc/ssl"),
+    ("linux-x86_64-arch", "linux-x86_64", "/etc/ssl"),
+    ("linux-aarch64-generic", "linux-aarch64", "/etc/ssl"),
+    ("macos-arm64", "darwin64-arm64-cc", "/private/etc/ssl"),
+    ("macos-x86_64", "darwin64-x86_64-cc", "/private/etc/ssl"),
+])
+def test_openssl_configure_posix(name, target, openssldir):
+    p = plan_for(name)
+    assert argv(p, "openssl.configure") == [
+        "perl", "./Configure", target, "--prefix=/opt/pybuildssl/openssl", "--libdir=lib",
+        f"--openssldir={openssldir}",
+        "no-shared", "no-module", "no-engine", "no-apps", "no-docs", "no-tests"]
+    assert argv(p, "openssl.make") == ["make", "-j2"]
+    assert argv(p, "openssl.install") == ["make", "install_sw", f"DESTDIR={p.dirs.openssl_out}"]
+
+
+@pytest.mark.parametrize("name", ["linux-x86_64-generic", "linux-x86_64-rhel", "linux-aarch64-generic"])
+def test_cpython_configure_linux(name):
+    p = plan_for(name)
+    root = p.dirs.openssl_out / "opt/pybuildssl/openssl"
+    assert argv(p, "cpython.configure") == [
+        "../cpython-src/configure", "--prefix=/opt/pybuildssl/python",
+        f"--with-openssl={root}", "--with-openssl-rpath=no", "--with-ensurepip=install", "--enable-shared"]
+    assert argv(p, "cpython.rpath") == ["pybuildssl:set-rpath", str(p.dirs.prefix), "$ORIGIN/../lib"]
+    install = [s for s in p.steps if s.name == "cpython.install"][0]
+    assert install.env["SOURCE_DATE_EPOCH"] == "1700000000"
+    conf = [s for s in p.steps if s.name == "cpython.configure"][0]
+    assert conf.cwd == str(p.dirs.cpython_build)
+    assert conf.env == {"CFLAGS": f"-ffile-prefix-map={p.dirs.work}=/opt/pybuildssl/build"}
+    assert argv(p, "cpython.relocate") == [
+        "pybuildssl:relocate", str(p.dirs.prefix), "/opt/pybuildssl/python",
+        f"{root}=/opt/pybuildssl/openssl", f"{p.dirs.work}=/opt/pybuildssl/build"]
+
+
+def test_the_ssl_patch_comes_before_configure_and_package_last():
+    names = [s.name for s in plan_for("linux-x86_64-generic").steps]
+    assert names.index("cpython.patch-ssl") < names.index("cpython.configure")
+    assert names.index("openssl.install") < names.index("cpython.configure")
+    assert names[-1] == "package"
+
+
+def test_macos_sets_the_deployment_target_and_install_names():
+    p = plan_for("macos-arm64")
+    conf = [s for s in p.steps if s.name == "openssl.configure"][0]
+    assert conf.env == {"MACOSX_DEPLOYMENT_TARGET": "11.0"}
+    assert argv(p, "cpython.install-names")[2] == "@loader_path/../lib"
+    conf = [s for s in plan_for("macos-x86_64").steps if s.name == "cpython.configure"][0]
+    assert conf.env["MACOSX_DEPLOYMENT_TARGET"] == "10.15" and "-ffile-prefix-map=" in conf.env["CFLAGS"]
+
+
+@pytest.mark.parametrize("name,target,plat", [("windows-x86_64", "VC-WIN64A", "x64"),
+                                              ("windows-arm64", "VC-WIN64-ARM", "ARM64")])
+def test_windows_plan(name, target, plat):
+    p = plan_for(name)
+    assert argv(p, "openssl.configure") == [
+        "perl", "Configure", target, "--prefix=C:\\Program Files\\pybuildssl\\openssl",
+        "--openssldir=C:\\Program Files\\Common Files\\SSL", "no-engine", "no-apps", "no-docs", "no-tests"]
+    assert argv(p, "openssl.make") == ["nmake"]
+    build = argv(p, "cpython.build")
+    assert build[:3] == ["cmd", "/c", str(p.dirs.cpython_src / "PCbuild" / "build.bat")]
+    assert ["-p", plat] == build[5:7]
+    assert f"/p:opensslOutDir={p.dirs.openssl_root}\\bin\\" in build
+
+
+def test_alpine_refuses_to_build_a_glibc_artifact():
+    with pytest.raises(RecipeError) as e:
+        plan_for("linux-x86_64-alpine")
+    assert "musl" in str(e.value) and "not an Alpine artifact" in e.value.hint
+
+
+def test_recipe_configure_args_are_appended():
+    p = plan_for("linux-x86_64-generic", "openssl.configure_args=[\"enable-ktls\"]",
+                 "cpython.configure_args=[\"--without-doc-strings\"]")
+    assert argv(p, "openssl.configure")[-1] == "enable-ktls"
+    assert argv(p, "cpython.configure")[-1] == "--without-doc-strings"
+
+
+def test_cpython_knobs_do_not_change_the_openssl_key():
+    a = component_keys(recipe.load("linux-x86_64-generic"), toolchain="gcc", ssl_patch="x")
+    b = component_keys(recipe.load("linux-x86_64-generic", ["cpython.lto=true"]), toolchain="gcc", ssl_patch="x")
+    c = component_keys(recipe.load("linux-x86_64-generic"), toolchain="gcc", ssl_patch="y")
+    d = component_keys(recipe.load("linux-x86_64-debian"), toolchain="gcc", ssl_patch="x")
+    e = component_keys(recipe.load("linux-x86_64-generic"), toolchain="clang", ssl_patch="x")
+    assert a["openssl"] == b["openssl"] == c["openssl"] and a["cpython"] != b["cpython"] != c["cpython"]
+    assert d["openssl"] != a["openssl"] and d["cpython"] != a["cpython"]  # OPENSSLDIR differs
+    assert e["openssl"] != a["openssl"]
+    assert a == component_keys(recipe.load("linux-x86_64-generic"), toolchain="gcc", ssl_patch="x")
+
+
+def test_plan_json_round_trips():
+    import json
+
+    data = plan_for("linux-x86_64-generic").to_json()
+    assert json.loads(json.dumps(data))["steps"][0]["name"] == "openssl.fetch"
+    assert data["openssldir"] == "/etc/ssl" and data["fallback"][0][1] == "/etc/ssl/certs/ca-certificates.crt"
