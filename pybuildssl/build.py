@@ -258,6 +258,8 @@ class Builder:
             ],
             "component_keys": dict(plan.keys),
             "build_prefix": platforms.get(r.os).PYTHON_PREFIX,
+            # verify searches every file for these: no build path may be left behind
+            "build_paths": [str(self.cache_dir.resolve())],
             "build_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)),
             "build_time_note": "SOURCE_DATE_EPOCH of the build, so that archives are reproducible",
             "files": files,

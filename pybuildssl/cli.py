@@ -81,13 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="show the diff, change nothing")
     p.add_argument("--target-os", choices=["linux", "macos", "windows"], help="default: this host's")
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    p = _add(sub, "verify", "check that an artifact runs from any path and trusts the system's CAs",
+             "  pybuildssl verify dist/cpython-3.13.5-openssl-3.5.9-linux-x86_64-generic.tar.gz\n"
+             "  pybuildssl verify dist/*.tar.gz --layouts all --junit verify.xml\n"
+             "  pybuildssl verify ~/.pyenv/versions/3.12.1 --json")
+    p.add_argument("path", type=Path, help="a pybuildssl archive or directory, or any CPython prefix")
+    p.add_argument("--layouts", metavar="LIST",
+                   help="vendor layouts to repeat the handshakes under: host (default), all, or e.g. debian,rhel")
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    p.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
+    p.add_argument("--expect-openssl", metavar="X.Y.Z", help="the OpenSSL version the artifact must link")
+    p.add_argument("--keep", action="store_true", help="keep the extracted copy (its path is printed)")
     return parser
 
 
-#: Other modules add sub-commands here (verify, doctor, ci): name -> (register, run).
-_EXTRA_COMMANDS: list[Callable] = []
 _RUNNERS: dict[str, Callable] = {}
 
 
@@ -174,16 +181,48 @@ def _cmd_build(args, ui: UI) -> int:
     builder = Builder(r, cache_dir=args.cache, dist_dir=args.dist, source_dirs=args.source_dir,
                       offline=args.offline, jobs=args.jobs, ui=ui)
     result = builder.build()
-    verdict = None
-    if r.verify and not args.no_verify and "verify" in _RUNNERS:
-        verdict = _RUNNERS["verify_artifact"](result.artifact, ui, r)
+    code = 0
+    report = None
+    if r.verify and not args.no_verify:
+        from .verify import verify
+
+        with ui.timed("verify"):
+            report = verify(result.artifact, progress=ui.info)
+        _show_report(report, ui, json_out=False)
+        code = report.exit_code
     if args.json:
         print(json.dumps({"artifact": str(result.artifact), "cached": result.cached,
                           "timings": {k: round(v, 2) for k, v in result.timings.items()},
-                          "verify": verdict}, indent=2))
+                          "verify": report.to_json() if report else None}, indent=2))
     else:
         print(result.artifact)
-    return 0 if verdict in (None, 0) else 1
+    return code
+
+
+def _show_report(report, ui: UI, *, json_out: bool, junit: Path | None = None) -> None:
+    from .verify import report as rep
+
+    if junit:
+        rep.write_atomic(junit, rep.junit(report))
+    if ui.github:
+        print(rep.github_annotations(report), file=sys.stderr)
+    if json_out:
+        print(rep.dumps(report))
+    else:
+        print(rep.table(report, color=ui.color))
+
+
+@command("verify")
+def _cmd_verify(args, ui: UI) -> int:
+    from .verify import verify
+
+    report = verify(args.path, layouts_arg=args.layouts, expect_openssl=args.expect_openssl, keep=args.keep,
+                    progress=lambda s: ui.live(f"  verify: {s}"))
+    ui._clear_live()
+    _show_report(report, ui, json_out=args.json, junit=args.junit)
+    if args.keep:
+        ui.info(f"extracted copy kept at {report.facts.get('workdir')}")
+    return report.exit_code
 
 
 @command("patch")
