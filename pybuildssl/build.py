@@ -191,10 +191,11 @@ class Builder:
         self.runner.run(["patch", "-p1", "--forward", "-i", str(path)], cwd=cwd, log=log, step="patch")
 
     def _do_patch_ssl(self, plan: Plan, log: Path, ssl_py: str) -> None:
-        p = Path(ssl_py)
-        p.write_text(trust.apply_to_text(p.read_text(encoding="utf-8"), self.ssl_patch), encoding="utf-8")
+        r = self.recipe
         log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(f"patched {p}\n")
+        with open(log, "w") as f:
+            trust.patch_source_tree(Path(ssl_py).parent.parent, r.os, fallback=[tuple(x) for x in r.fallback],
+                                    windows_mode=r.windows_mode, log=lambda m: f.write(m + "\n"))
 
     def _do_set_rpath(self, plan: Plan, log: Path, prefix: str, rpath: str) -> None:
         exe = relocate.interpreter(Path(prefix))

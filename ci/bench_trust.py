@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""What the ssl trust patch costs: prints figures (median of many runs).
+
+1. ``import ssl``: a stock and a patched copy of the same CPython, each in
+   fresh processes (interleaved), plus the cost of executing the block alone.
+2. ``ssl.create_default_context()`` per call where OpenSSL's compiled
+   defaults are usable (this host, clean environment): stock vs patched, and
+   the patch's own decision (``get_default_verify_paths()``) per call.
+3. Where they are not (a Fedora layout in a mount namespace): the patched
+   fallback vs the same bundle given by hand in ``SSL_CERT_FILE``.
+
+Usage: python3 ci/bench_trust.py [--python PREFIX] [--runs N] [--calls N] [--json]
+PREFIX defaults to /root/.pyenv/versions/3.12.1 (any CPython 3.9+ prefix
+linked to an OpenSSL works).  Copies go to a temporary directory (hard links).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from pybuildssl import trust  # noqa: E402
+from pybuildssl.verify import sandbox  # noqa: E402
+
+IMPORT_SCRIPT = """\
+import time
+t = time.perf_counter_ns()
+import ssl
+print(time.perf_counter_ns() - t)
+"""
+
+#: The module body alone, warm: unmarshal an ssl .pyc and execute it (what
+#: `import ssl` costs beyond loading _ssl and libssl).  argv: runs, then the
+#: stock and the patched .pyc, alternated in one process so drift hits both.
+BODY_SCRIPT = """\
+import marshal, ssl, statistics, sys, time, types
+blobs = [open(p, "rb").read()[16:] for p in sys.argv[2:4]]
+ts = [[], []]
+for _ in range(int(sys.argv[1])):
+    for i, data in enumerate(blobs):
+        t = time.perf_counter_ns()
+        m = types.ModuleType("ssl")
+        m.__file__ = ssl.__file__
+        sys.modules["ssl"] = m
+        exec(marshal.loads(data), m.__dict__)
+        ts[i].append(time.perf_counter_ns() - t)
+print(statistics.median(ts[0]), statistics.median(ts[1]))
+"""
+
+#: argv: calls, then variants as JSON {"name", "env": {...}, "stock_method": bool}.
+#: Variants are interleaved call by call in one process, so drift hits all alike.
+CALLS_SCRIPT = """\
+import json, os, ssl, statistics, sys, time
+n = int(sys.argv[1])
+variants = [json.loads(v) for v in sys.argv[2:]]
+patched = ssl.SSLContext.__dict__.get("set_default_verify_paths")
+def use(v):
+    for k in ("SSL_CERT_FILE", "SSL_CERT_DIR", "PYBUILDSSL_NO_FALLBACK"):
+        os.environ.pop(k, None)
+    os.environ.update(v.get("env", {}))
+    if patched is not None:
+        if v.get("stock_method"):
+            del ssl.SSLContext.set_default_verify_paths
+        else:
+            ssl.SSLContext.set_default_verify_paths = patched
+ctx_ns = {v["name"]: [] for v in variants}
+gdvp_ns = {v["name"]: [] for v in variants}
+info = {}
+for i in range(n + 1):
+    for v in variants:
+        use(v)
+        t = time.perf_counter_ns()
+        ctx = ssl.create_default_context()
+        t1 = time.perf_counter_ns()
+        if i:  # the first round warms up
+            ctx_ns[v["name"]].append(t1 - t)
+        else:
+            info[v["name"]] = {
+                "source": ssl._pybuildssl_resolve()["source"] if hasattr(ssl, "_pybuildssl_resolve") else "stock",
+                "ca_certs": len(ctx.get_ca_certs()),
+            }
+        if patched is not None:
+            ssl.SSLContext.set_default_verify_paths = patched
+ctx = None
+for _ in range(7):  # the decision alone: batches of 500 calls, interleaved
+    for v in variants:
+        use(v)
+        t = time.perf_counter_ns()
+        for _ in range(500):
+            ssl.get_default_verify_paths()
+        gdvp_ns[v["name"]].append((time.perf_counter_ns() - t) / 500)
+        if patched is not None:
+            ssl.SSLContext.set_default_verify_paths = patched
+out = {}
+for v in variants:
+    name = v["name"]
+    out[name] = dict(info[name], create_default_context_ns=statistics.median(ctx_ns[name]),
+                     get_default_verify_paths_ns=statistics.median(gdvp_ns[name]))
+print(json.dumps(out))
+"""
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def copy_prefix(src: Path, dst: Path) -> Path:
+    skip = {"test", "site-packages", "idlelib", "tkinter", "turtledemo", "ensurepip"}
+    dst.mkdir(parents=True)
+    for sub in ("bin", "lib"):
+        shutil.copytree(src / sub, dst / sub, symlinks=True, copy_function=_link_or_copy,
+                        ignore=lambda d, names: {n for n in names if n in skip})
+    return dst
+
+
+def interpreter(prefix: Path) -> str:
+    (ssl_py,) = trust.find_ssl_py(prefix)
+    exe = prefix / "bin" / ssl_py.parent.name
+    return str(exe if exe.exists() else prefix / "bin" / "python3")
+
+
+def import_times(exe: str, runs: int) -> tuple[list[float], list[float]]:
+    inproc, wall = [], []
+    env = sandbox.clean_env()
+    for _ in range(runs):
+        t = time.perf_counter_ns()
+        out = subprocess.run([exe, "-I", "-c", IMPORT_SCRIPT], env=env, capture_output=True,
+                             text=True, check=True).stdout
+        wall.append((time.perf_counter_ns() - t) / 1e6)
+        inproc.append(int(out) / 1e6)
+    return inproc, wall
+
+
+def block_exec_us(repeat: int = 2000) -> float:
+    """Executing the block alone, in a copy of a real ssl module namespace."""
+    import ssl
+
+    code = compile(trust.render_patch("linux"), "<block>", "exec")
+    ns = dict(vars(ssl))
+    ns["SSLContext"] = type("SSLContext", (ssl.SSLContext,), {})  # leave the real class alone
+    best = []
+    for _ in range(5):
+        t = time.perf_counter_ns()
+        for _ in range(repeat):
+            exec(code, dict(ns))
+        best.append((time.perf_counter_ns() - t) / repeat / 1e3)
+    return min(best)
+
+
+def calls(exe: str, n: int, variants: list[dict], layout=None) -> dict:
+    argv = [exe, "-I", "-c", CALLS_SCRIPT, str(n), *[json.dumps(v) for v in variants]]
+    env = sandbox.clean_env()
+    if layout is None:
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+    else:
+        proc = sandbox.run_in_layout(layout, argv, env=env, timeout=1200)
+    if proc.returncode != 0:
+        raise SystemExit(f"{exe} failed: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--python", type=Path, default=Path("/root/.pyenv/versions/3.12.1"))
+    ap.add_argument("--runs", type=int, default=40, help="processes per import measurement")
+    ap.add_argument("--calls", type=int, default=200, help="calls per per-call measurement")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    if not trust.find_ssl_py(args.python):
+        raise SystemExit(f"no ssl.py under {args.python}")
+
+    results: dict = {"python": str(args.python)}
+    with tempfile.TemporaryDirectory(prefix="pybuildssl-bench-") as tmp:
+        stock = interpreter(copy_prefix(args.python, Path(tmp) / "stock"))
+        patched_prefix = copy_prefix(args.python, Path(tmp) / "patched")
+        trust.patch_prefix(patched_prefix)
+        patched = interpreter(patched_prefix)
+
+        # 1. import ssl (interleaved, so drift hits both alike)
+        s_in, s_wall, p_in, p_wall = [], [], [], []
+        for _ in range(args.runs):
+            a, b = import_times(stock, 1)
+            s_in += a
+            s_wall += b
+            a, b = import_times(patched, 1)
+            p_in += a
+            p_wall += b
+        results["import_ssl_ms"] = {
+            "stock": statistics.median(s_in), "patched": statistics.median(p_in),
+            "stock_min": min(s_in), "patched_min": min(p_in),
+            "stock_process_wall": statistics.median(s_wall),
+            "patched_process_wall": statistics.median(p_wall),
+            "runs": args.runs,
+        }
+        results["block_exec_us"] = block_exec_us()
+        pycs = []
+        for exe in (stock, patched):
+            out = subprocess.run([exe, "-I", "-c", "import ssl; print(ssl.__cached__)"],
+                                 env=sandbox.clean_env(), capture_output=True, text=True,
+                                 check=True).stdout.strip()
+            pycs.append(out)
+        out = subprocess.run([patched, "-I", "-c", BODY_SCRIPT, "400", *pycs],
+                             env=sandbox.clean_env(), capture_output=True, text=True,
+                             check=True).stdout.split()
+        body = {"stock": float(out[0]) / 1e3, "patched": float(out[1]) / 1e3,
+                "stock_pyc_bytes": os.path.getsize(pycs[0]),
+                "patched_pyc_bytes": os.path.getsize(pycs[1])}
+        results["ssl_module_body_us"] = body
+
+        # 2. compiled defaults usable (this host, clean environment)
+        results["host"] = {
+            "stock interpreter": calls(stock, args.calls, [{"name": "stock"}])["stock"],
+            **calls(patched, args.calls, [
+                {"name": "patched"},
+                {"name": "patched, method unpatched", "stock_method": True},
+            ]),
+        }
+
+        # 3. compiled defaults unusable: Fedora layout
+        try:
+            sandbox.check_available()
+        except sandbox.SandboxUnavailable as e:
+            results["fedora"] = {"skipped": str(e)}
+        else:
+            layout = sandbox.layout_for("fedora")
+            bundle = "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem"
+            hashdir = "/etc/pki/ca-trust/extracted/pem/directory-hash"
+            results["fedora"] = calls(patched, args.calls, [
+                {"name": "fallback (patched)"},
+                {"name": "SSL_CERT_FILE=bundle", "env": {"SSL_CERT_FILE": bundle}},
+                {"name": "SSL_CERT_FILE=bundle, method unpatched",
+                 "env": {"SSL_CERT_FILE": bundle}, "stock_method": True},
+                {"name": "SSL_CERT_DIR=hash dir", "env": {"SSL_CERT_DIR": hashdir}},
+                {"name": "nothing (opt-out)", "env": {trust.OPT_OUT_ENV: "1"}},
+            ], layout=layout)
+
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    imp = results["import_ssl_ms"]
+    print(f"CPython: {results['python']}")
+    print(f"\nimport ssl (median of {imp['runs']} fresh processes each)")
+    print(f"  stock    {imp['stock']:8.3f} ms in-process   {imp['stock_process_wall']:7.2f} ms whole process")
+    print(f"  patched  {imp['patched']:8.3f} ms in-process   {imp['patched_process_wall']:7.2f} ms whole process")
+    print(f"  difference {imp['patched'] - imp['stock']:+.3f} ms (medians), "
+          f"{imp['patched_min'] - imp['stock_min']:+.3f} ms (minima); executing the block alone: "
+          f"{results['block_exec_us']:.1f} us")
+    body = results["ssl_module_body_us"]
+    print(f"  ssl.py module body alone (unmarshal + exec, warm, alternated, median of 400): "
+          f"stock {body['stock']:.0f} us, patched {body['patched']:.0f} us "
+          f"({body['patched'] - body['stock']:+.0f} us; .pyc {body['stock_pyc_bytes']} -> "
+          f"{body['patched_pyc_bytes']} bytes)")
+
+    def row(label: str, r: dict) -> None:
+        if "skipped" in r:
+            print(f"  {label:24s} skipped: {r['skipped']}")
+            return
+        print(f"  {label:38s} {r['create_default_context_ns'] / 1e3:9.1f} us/context  "
+              f"{r['get_default_verify_paths_ns'] / 1e3:6.2f} us/get_default_verify_paths  "
+              f"source={r['source']:9s} ca_certs={r['ca_certs']}")
+
+    print(f"\nper call, median of {args.calls} (variants interleaved in one process): host (compiled defaults usable, clean env)")
+    for k, v in results["host"].items():
+        row(k, v)
+    print("\nper call: Fedora layout (compiled defaults missing), mount namespace")
+    if "skipped" in results["fedora"]:
+        print(f"  skipped: {results['fedora']['skipped']}")
+    else:
+        for k, v in results["fedora"].items():
+            row(k, v)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
