@@ -92,6 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
     p.add_argument("--expect-openssl", metavar="X.Y.Z", help="the OpenSSL version the artifact must link")
     p.add_argument("--keep", action="store_true", help="keep the extracted copy (its path is printed)")
+
+    p = _add(sub, "doctor", "diagnose whether HTTPS certificate verification works in a Python, and how to fix it",
+             "  pybuildssl doctor\n  pybuildssl doctor --python ~/.pyenv/versions/3.12.1/bin/python3\n"
+             "  pybuildssl doctor --python .venv --check-url https://pypi.internal.example/simple/\n"
+             "  pybuildssl doctor --json | jq .verdict\n\n"
+             "exit code: 0 verification works, 1 it does not (or --check-url failed), 2 bad usage")
+    p.add_argument("--python", metavar="PATH",
+                   help="interpreter, prefix or venv to examine (default: python3 on PATH); any CPython 3.9+")
+    p.add_argument("--json", action="store_true",
+                   help="print the diagnosis as JSON (schema: docs/json-schema/doctor-v1.json)")
+    p.add_argument("--check-url", metavar="URL",
+                   help="also make a real HTTPS request with the default context and explain a failure")
     return parser
 
 
@@ -234,6 +246,32 @@ def _cmd_patch(args, ui: UI) -> int:
     if args.dry_run and getattr(result, "diff", None):
         print(result.diff, end="")
     return 0
+
+
+@command("doctor")
+def _cmd_doctor(args, ui: UI) -> int:
+    from . import doctor
+
+    if args.check_url and not args.check_url.lower().startswith("https://"):
+        raise UsageError(f"--check-url {args.check_url}: not an https:// URL",
+                         hint="for example --check-url https://pypi.internal.example/simple/")
+    if not args.json:
+        ui.live("  doctor: probing the interpreter")
+    d = doctor.run(args.python, check_url=args.check_url)
+    ui._clear_live()
+    if args.json:
+        print(json.dumps(doctor.to_json(d), indent=2))
+    else:
+        import os
+
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        print(doctor.render_text(d, color=color, verbose=ui.level >= VERBOSE))
+    if ui.github:
+        for p in d.problems:
+            if p.severity != "info":
+                print(f"::{'error' if p.severity == 'error' else 'warning'} title=doctor {p.id}::{p.message}",
+                      file=sys.stderr)
+    return d.exit_code
 
 
 # --------------------------------------------------------------------- main ---

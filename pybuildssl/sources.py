@@ -12,13 +12,16 @@ Where a pinned source comes from, in order:
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import lzma
 import os
 import shutil
 import stat
 import tarfile
 import tempfile
 import time
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import Iterable
 
@@ -175,10 +178,15 @@ def check_member(member: tarfile.TarInfo, dest: Path) -> None:
                 raise ArchiveError(f"archive member {name!r} links outside the tree ({member.linkname!r})")
 
 
-def extract(archive: Path, dest: Path, *, strip_top: bool = True) -> Path:
-    """Extract ``archive`` safely into ``dest`` (created atomically); return ``dest``.
+def extract(archive: Path, dest: Path, *, strip_top: bool = True,
+            members_out: list[tarfile.TarInfo] | None = None) -> Path:
+    """Extract ``archive`` safely into ``dest`` (published atomically); return ``dest``.
 
-    With ``strip_top`` the archive's single top directory becomes ``dest``.
+    One streaming pass: each member is checked (:func:`check_member`) before
+    it is written, so a bad member stops the extraction and the staging
+    directory is removed.  With ``strip_top`` the archive's single top
+    directory becomes ``dest``.  ``members_out`` receives the members with
+    their modes as the archive holds them (verify inspects those).
     """
     dest = Path(dest)
     if dest.exists():
@@ -187,24 +195,22 @@ def extract(archive: Path, dest: Path, *, strip_top: bool = True) -> Path:
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
     try:
         try:
-            tf = tarfile.open(archive)
+            tf = tarfile.open(archive, mode="r|*")
         except (tarfile.TarError, OSError) as e:
             raise ArchiveError(f"cannot read archive {archive}: {e}") from None
         with tf:
             try:
-                members = tf.getmembers()
-            except (tarfile.TarError, EOFError, OSError) as e:
-                raise ArchiveError(f"archive {archive} is truncated or corrupt: {e}") from None
-            for m in members:
-                check_member(m, staging)
-                if m.isreg() or m.isdir():
-                    m.mode = (m.mode | stat.S_IRUSR | stat.S_IWUSR) & 0o7777 & ~0o6000
-            try:
-                if hasattr(tarfile, "data_filter"):
-                    tf.extractall(staging, members=members, filter="tar")
-                else:  # pragma: no cover - Python < 3.12 without the filter backport
-                    tf.extractall(staging, members=members)
-            except (tarfile.TarError, EOFError, OSError) as e:
+                for m in tf:
+                    check_member(m, staging)
+                    if members_out is not None:
+                        members_out.append(copy.copy(m))
+                    if m.isreg() or m.isdir():
+                        m.mode = (m.mode | stat.S_IRUSR | stat.S_IWUSR) & 0o7777 & ~0o6000
+                    if hasattr(tarfile, "data_filter"):
+                        tf.extract(m, staging, filter="tar")
+                    else:  # pragma: no cover - Python < 3.12 without the filter backport
+                        tf.extract(m, staging)
+            except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as e:
                 raise ArchiveError(f"archive {archive} is truncated or corrupt: {e}") from None
         root = staging
         if strip_top:

@@ -6,7 +6,9 @@ Standard library only, Python 3.9+.  ``verify`` and ``doctor`` run it as
     {"block": "<rendered ssl patch for this OS>",   # the usability/safety rules
      "locations": [["file", "/etc/ssl/cert.pem"], ...],
      "handshakes": [{"id": "...", "url": "https://localhost:PORT/", "client": "urllib"}],
-     "modules": ["sqlite3", ...]}
+     "modules": ["sqlite3", ...],
+     "compiled_locations": true}                     # optional: also describe the
+                                                     # openssl_cafile/capath locations
 
 It never decides pass or fail: it reports; the host turns facts into findings.
 ``ssl`` is the FIRST module of OpenSSL's users to be imported (before hashlib
@@ -203,6 +205,11 @@ def main():
     facts["locations"] = location_facts(request.get("locations", []), rules)
     facts["handshakes"] = [handshake(ssl, h) for h in request.get("handshakes", [])] if ssl else []
     facts["modules"] = module_facts(request.get("modules", []))
+    if request.get("compiled_locations"):
+        # doctor: OpenSSL's compiled defaults, known only in here, described like the others.
+        vp = ssl_out.get("verify_paths") or {}
+        compiled = [(k, vp.get(key)) for k, key in (("file", "openssl_cafile"), ("dir", "openssl_capath"))]
+        facts["compiled_locations"] = location_facts([(k, p) for k, p in compiled if p], rules)
     sys.stdout.write(json.dumps(facts, default=str))
     sys.stdout.write("\n")
 

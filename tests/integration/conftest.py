@@ -1,0 +1,81 @@
+"""Integration fixtures: one real build per session, cached by its inputs.
+
+The sources come from ``PYBUILDSSL_SOURCE_DIRS`` with the recipe overrides in
+``PYBUILDSSL_TEST_SETS`` (lines of ``--set key=value``), as ``ci/test.sh``
+exports them after fetching Debian's byte-identical upstream tarballs; when
+they are unset the fixture runs ``ci/fetch_sources.py`` itself.  Components
+are cached in ``$PYBUILDSSL_CACHE`` (outside the checkout), so a second run
+rebuilds nothing, and an empty cache builds from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pybuildssl import sources
+
+from _helpers import MOVED, REPO, run_cli
+
+
+def _cache() -> Path:
+    env = os.environ.get("PYBUILDSSL_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "pybuildssl"
+
+
+@pytest.fixture(scope="session")
+def source_sets() -> list[str]:
+    text = os.environ.get("PYBUILDSSL_TEST_SETS")
+    if text is None:
+        dest = _cache() / "debian-sources"
+        r = subprocess.run([sys.executable, str(REPO / "ci" / "fetch_sources.py"), "--dest", str(dest)],
+                           capture_output=True, text=True, timeout=900)
+        assert r.returncode == 0, f"fetching sources failed:\n{r.stderr}"
+        text = r.stdout
+        os.environ["PYBUILDSSL_SOURCE_DIRS"] = str(dest)
+    args: list[str] = []
+    for line in text.splitlines():
+        args += shlex.split(line)
+    return args
+
+
+@pytest.fixture(scope="session")
+def build_result(tmp_path_factory, source_sets) -> dict:
+    """`pybuildssl build` of the default recipe, end to end through the CLI."""
+    dist = tmp_path_factory.mktemp("dist")
+    r = run_cli("build", "--dist", str(dist), "--json", *source_sets)
+    assert r.returncode == 0, f"build failed ({r.returncode}):\n{r.stderr[-4000:]}"
+    out = json.loads(r.stdout)
+    out["stderr"] = r.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def artifact(build_result) -> Path:
+    return Path(build_result["artifact"])
+
+
+@pytest.fixture(scope="session")
+def manifest(artifact) -> dict:
+    from pybuildssl import package
+
+    return package.read_manifest(artifact)
+
+
+@pytest.fixture(scope="session")
+def moved_prefix(tmp_path_factory, artifact) -> Path:
+    """The artifact unpacked somewhere else than it was built, under a name with a space."""
+    dest = tmp_path_factory.mktemp("relocated") / MOVED / "python"
+    return sources.extract(artifact, dest)
+
+
+@pytest.fixture(scope="session")
+def built_python(moved_prefix, manifest) -> Path:
+    return moved_prefix / manifest["cpython"]["interpreter"]
+

@@ -1,0 +1,108 @@
+"""The first honest artifact: a real OpenSSL + CPython build, moved, and run."""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from _helpers import MOVED, py, run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_moved_prefix_imports_ssl_with_the_recipes_openssl(built_python, manifest, moved_prefix):
+    assert MOVED in str(moved_prefix) and " " in str(moved_prefix)
+    r = py(built_python, "import ssl, json, sys; print(json.dumps([list(ssl.OPENSSL_VERSION_INFO), "
+                         "ssl.get_default_verify_paths().openssl_cafile, sys.prefix]))")
+    assert r.returncode == 0, r.stderr
+    info, openssl_cafile, prefix = json.loads(r.stdout)
+    major, minor, _, patch, _ = info
+    assert f"{major}.{minor}.{patch}" == manifest["openssl"]["version"]
+    assert openssl_cafile.startswith(manifest["openssl"]["openssldir"].rstrip("/") + "/")
+    assert Path(prefix) == moved_prefix
+
+
+def test_the_manifest_describes_the_build(manifest, source_sets):
+    want = dict(s.split("=", 1) for s in source_sets if "=" in s)
+    assert manifest["openssl"]["version"] == want["openssl.version"]
+    assert manifest["cpython"]["version"] == want["cpython.version"]
+    shas = {s["name"]: s["sha256"] for s in manifest["sources"]}
+    assert shas == {"openssl": want["openssl.sha256"], "cpython": want["cpython.sha256"]}
+    assert manifest["openssl"]["openssldir"] == "/etc/ssl"
+    assert manifest["trust"]["fallback"][0] == ["file", "/etc/ssl/certs/ca-certificates.crt"]
+    assert manifest["target"]["triple"] == "linux-x86_64"
+
+
+def test_archive_is_deterministic_and_manifest_first(artifact, manifest):
+    with tarfile.open(artifact) as tf:
+        names = tf.getnames()
+        assert names[0] == "python/PYBUILDSSL.json"
+        assert all(n == "python" or n.startswith("python/") for n in names)
+        m = tf.getmember("python/" + manifest["cpython"]["interpreter"])
+        assert (m.uid, m.gid, m.mtime, m.mode) == (0, 0, 1700000000, 0o755)
+    listed = set(manifest["files"])
+    with tarfile.open(artifact) as tf:
+        regular = {m.name[len("python/"):] for m in tf.getmembers() if m.isfile() or m.issym()}
+    regular.discard("PYBUILDSSL.json")
+    assert regular == listed, "the manifest lists exactly the archive's files and links"
+
+
+def test_rpath_is_origin_relative_and_python_runs_via_symlinks(moved_prefix):
+    from pybuildssl.verify import elf
+
+    exe = moved_prefix / "bin" / "python3"
+    info = elf.read(exe.resolve())
+    assert info.runpath == ["$ORIGIN/../lib"] and info.rpath == []
+    r = py(exe, "import sys; print(sys.executable)")
+    assert r.returncode == 0 and r.stdout.strip().startswith(str(moved_prefix))
+
+
+def test_scripts_run_from_the_moved_prefix(moved_prefix):
+    import subprocess
+
+    from pybuildssl.verify.sandbox import clean_env
+
+    r = subprocess.run([str(moved_prefix / "bin" / "pip3"), "--version"], capture_output=True, text=True,
+                       env=clean_env(), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert str(moved_prefix) in r.stdout  # pip reports where it lives
+    r = subprocess.run([str(moved_prefix / "bin" / "python3-config"), "--prefix"], capture_output=True,
+                       text=True, env=clean_env(), timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == str(moved_prefix)
+
+
+def test_sysconfig_follows_the_new_location(built_python, moved_prefix):
+    r = py(built_python, "import sysconfig, json; print(json.dumps([sysconfig.get_config_var(k) for k in "
+                         "('prefix', 'LIBDIR', 'INCLUDEPY', 'LIBPL')]))")
+    assert r.returncode == 0, r.stderr
+    for value in json.loads(r.stdout):
+        assert value.startswith(str(moved_prefix)), value
+
+
+def test_an_unchanged_rebuild_compiles_nothing(build_result, source_sets, tmp_path):
+    r = run_cli("build", "--dist", str(tmp_path), "--json", "--no-verify", *source_sets, timeout=600)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["cached"] == {"openssl": True, "cpython": True, "package": True}
+    assert (tmp_path / Path(build_result["artifact"]).name).read_bytes() == Path(build_result["artifact"]).read_bytes()
+
+
+def test_the_build_ran_verify_and_it_passed(build_result):
+    report = build_result["verify"]
+    assert report is not None and report["verdict"] == "pass", json.dumps(
+        [f for f in report["findings"] if f["status"] == "fail"], indent=1)
+    ids = {f["id"]: f["status"] for f in report["findings"]}
+    for must in ("manifest.tree", "python.starts", "ssl.version", "trust.patch", "trust.default-paths",
+                 "tls.trusted", "tls.unknown-ca", "tls.wrong-host", "reloc.rpath", "reloc.build-paths"):
+        assert ids.get(must) == "pass", (must, ids.get(must))
+
+
+def test_plan_prints_without_running(source_sets):
+    r = run_cli("plan", "--json", *source_sets, timeout=60)
+    assert r.returncode == 0, r.stderr
+    steps = json.loads(r.stdout)["steps"]
+    assert [s["name"] for s in steps][:3] == ["openssl.fetch", "openssl.extract", "openssl.configure"]
