@@ -212,18 +212,33 @@ class Builder:
         changed = relocate.relocate_tree(root, old, replacements)  # type: ignore[arg-type]
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("\n".join(changed) + "\n")
-        self._recompile(root, [root / c for c in changed if c.endswith(".py")], log)
+        jobs = [(root / c, root / c, None) for c in changed if c.endswith(".py")]
+        # Bytecode compiled under DESTDIR (ensurepip's pip) names the staging
+        # path: compile it again as if it lived at the install prefix.
+        jobs += relocate.pycs_mentioning(root, str(root))
+        self._recompile(root, old, jobs, log)
 
-    def _recompile(self, prefix: Path, files: list[Path], log: Path) -> None:
-        if not files:
+    def _recompile(self, prefix: Path, old: str, jobs: list, log: Path) -> None:
+        """Write checked-hash .pyc files whose co_filename is under the neutral prefix."""
+        if not jobs:
             return
-        code = ("import py_compile, sys\n"
-                "for f in sys.argv[1:]:\n"
-                "    for o in (0, 1, 2):\n"
-                "        py_compile.compile(f, optimize=o, doraise=True)\n")
+        code = ("import json, py_compile, sys\n"
+                "for src, cfile, dfile, opt in json.load(sys.stdin):\n"
+                "    for o in ([opt] if opt is not None else [0, 1, 2]):\n"
+                "        py_compile.compile(src, cfile=cfile if opt is not None else None, dfile=dfile,\n"
+                "                           optimize=o, doraise=True)\n")
+        todo = []
+        for src, pyc, opt in jobs:
+            dfile = old + "/" + src.relative_to(prefix).as_posix()
+            todo.append([str(src), str(pyc) if opt is not None else None, dfile, opt])
         env = {"SOURCE_DATE_EPOCH": str(self.recipe.source_date_epoch)}
-        self.runner.run([str(relocate.interpreter(prefix)), "-E", "-s", "-c", code, *map(str, files)],
-                        env=env, log=log, step="recompile")
+        argv = [str(relocate.interpreter(prefix)), "-E", "-s", "-c", code]
+        res = self.runner.capture(argv, env={**os.environ, **env}, input=json.dumps(todo), timeout=600)
+        with open(log, "a") as f:
+            f.write(f"recompiled {len(todo)} modules\n{res.stdout}{res.stderr}")
+        if res.returncode != 0:
+            raise BuildError("recompiling relocated bytecode failed", step="cpython.relocate",
+                             log_path=str(log), log_tail=res.stderr[-2000:])
 
     def _do_strip(self, plan: Plan, log: Path, prefix: str) -> None:
         root = Path(prefix)

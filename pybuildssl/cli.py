@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _add(sub, "doctor", "diagnose whether HTTPS certificate verification works in a Python, and how to fix it",
              "  pybuildssl doctor\n  pybuildssl doctor --python ~/.pyenv/versions/3.12.1/bin/python3\n"
-             "  pybuildssl doctor --python .venv --check-url https://pypi.internal.example/simple/\n"
+             "  pybuildssl doctor --python .venv --check-url https://index.internal.example/simple/\n"
              "  pybuildssl doctor --json | jq .verdict\n\n"
              "exit code: 0 verification works, 1 it does not (or --check-url failed), 2 bad usage")
     p.add_argument("--python", metavar="PATH",
@@ -104,6 +104,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the diagnosis as JSON (schema: docs/json-schema/doctor-v1.json)")
     p.add_argument("--check-url", metavar="URL",
                    help="also make a real HTTPS request with the default context and explain a failure")
+
+    p = _add(sub, "ci", "render a CI pipeline that builds, verifies and publishes recipes on native runners",
+             "  pybuildssl ci render --provider github\n"
+             "  pybuildssl ci render --provider gitlab --recipes linux-x86_64-generic,macos-arm64\n"
+             "  pybuildssl ci render --provider github --output - | less")
+    p.add_argument("action", choices=["render"])
+    p.add_argument("--provider", required=True, choices=["github", "gitlab"])
+    p.add_argument("--recipes", action="append", default=[], metavar="LIST",
+                   help="recipe names or .toml paths, comma-separated or repeated (default: every shipped "
+                        "recipe that builds)")
+    p.add_argument("--output", metavar="FILE",
+                   help="where to write it (default: .github/workflows/pybuildssl.yml or .gitlab-ci.yml; "
+                        "- for stdout)")
+    p.add_argument("--install", metavar="SPEC", help="pip requirement that installs pybuildssl in the jobs "
+                                                     "(default: pybuildssl==THIS_VERSION)")
+    p.add_argument("--python", default="3.12", metavar="X.Y", help="Python that runs pybuildssl in the jobs")
+    p.add_argument("--runner", action="append", default=[], metavar="KEY=LABEL",
+                   help="runner label (GitHub) or tag (GitLab) for a recipe or an OS-ARCH, e.g. "
+                        "windows-arm64=my-runner (repeatable)")
     return parser
 
 
@@ -254,7 +273,7 @@ def _cmd_doctor(args, ui: UI) -> int:
 
     if args.check_url and not args.check_url.lower().startswith("https://"):
         raise UsageError(f"--check-url {args.check_url}: not an https:// URL",
-                         hint="for example --check-url https://pypi.internal.example/simple/")
+                         hint="for example --check-url https://index.internal.example/simple/")
     if not args.json:
         ui.live("  doctor: probing the interpreter")
     d = doctor.run(args.python, check_url=args.check_url)
@@ -272,6 +291,21 @@ def _cmd_doctor(args, ui: UI) -> int:
                 print(f"::{'error' if p.severity == 'error' else 'warning'} title=doctor {p.id}::{p.message}",
                       file=sys.stderr)
     return d.exit_code
+
+
+@command("ci")
+def _cmd_ci(args, ui: UI) -> int:
+    from . import ci
+
+    text = ci.render(args.provider, ci.split_recipes(args.recipes) or None, install=args.install,
+                     python=args.python, runners=ci._runner_overrides(args.runner))
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.output or ci.DEFAULT_OUTPUT[args.provider])
+    ci.write(text, out)
+    ui.info(f"wrote {out}")
+    return 0
 
 
 # --------------------------------------------------------------------- main ---

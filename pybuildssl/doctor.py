@@ -86,8 +86,8 @@ FIXES: dict[str, str] = {
 #: Trust variables that name a CA location: name -> (kind, who reads it).
 #: "either": a bundle or a hashed directory (requests tells them apart with os.path.isdir).
 LOCATION_VARS: dict[str, tuple[str, str]] = {
-    "SSL_CERT_FILE": ("file", "OpenSSL, so this Python's ssl module"),
-    "SSL_CERT_DIR": ("dir", "OpenSSL, so this Python's ssl module"),
+    "SSL_CERT_FILE": ("file", "this Python's ssl module (OpenSSL)"),
+    "SSL_CERT_DIR": ("dir", "this Python's ssl module (OpenSSL)"),
     "REQUESTS_CA_BUNDLE": ("either", "requests (and pip's requests)"),
     "CURL_CA_BUNDLE": ("either", "requests when REQUESTS_CA_BUNDLE is unset; curl"),
     "PIP_CERT": ("either", "pip (--cert)"),
@@ -243,6 +243,9 @@ def _vstr(v: tuple[int, ...] | None) -> str | None:
 
 def _location(kind: str, path: str, raw: Mapping[str, Any] | None) -> Location:
     loc = Location(kind=kind, path=path, origins=[])
+    if not path:
+        loc.exists, loc.usable, loc.reason = False, False, "empty value"
+        return loc
     if raw is None:
         return loc
     loc.exists = raw.get("exists")
@@ -414,6 +417,7 @@ def diagnose(facts: Mapping[str, Any] | None, host: Host, *, probe_error: str = 
     host_info["store"] = best.path if best else None
     host_info["store_kind"] = best.kind if best else None
     host_info["store_vendor"] = store_vendor
+    host_info["unsafe_store"] = unsafe_store.path if unsafe_store is not None and best is None else None
     if store_vendor and store_vendor != host.vendor and not (vendor and any(
             locs.get(k, p).usable for k, p in vendor.locations)):
         # the store is another vendor's: say how *that* vendor adds a CA
@@ -491,11 +495,12 @@ def diagnose(facts: Mapping[str, Any] | None, host: Host, *, probe_error: str = 
             elif loc.safe is False:
                 problems.append(Problem("env.unsafe", WARNING,
                                         f"{name}={loc.path} is {loc.safety}: another user could add a CA that "
-                                        f"{who} trusts", name))
+                                        f"{who} would trust", name))
     if ossl_env and works and not compiled_ok:
+        one = len(ossl_env) == 1
         problems.append(Problem("env.overrides", INFO,
-                                f"verification works because {' and '.join(ossl_env)} {'is' if len(ossl_env) == 1 else 'are'} "
-                                f"set; without {'it' if len(ossl_env) == 1 else 'them'}, OPENSSLDIR "
+                                f"verification works because {' and '.join(ossl_env)} {'is' if one else 'are'} "
+                                f"set; without {'it' if one else 'them'}, OPENSSLDIR "
                                 f"{compiled['openssldir']} has no usable store"))
     for loc in in_use:
         if loc.safe is False and not any(loc in v for v in env_locs.values()):
@@ -509,7 +514,8 @@ def diagnose(facts: Mapping[str, Any] | None, host: Host, *, probe_error: str = 
                        compiled=compiled, c_file=c_file, c_dir=c_dir, patched=patched, source=source,
                        baked=baked, would=would, best=best, best_file=best_file, best_dir=best_dir,
                        unsafe_store=unsafe_store, base_prefix=base_prefix, patchable=patchable,
-                       opt_out_on=opt_out_on, store_vendor=store_vendor, host_locs=host_locs)
+                       opt_out_on=opt_out_on, store_vendor=store_vendor, host_locs=host_locs,
+                       executable=interp["executable"])
     if patched and works and host.os in layouts.POSIX_OSES:
         stale = []
         if (s.get("patch_version") or 0) < host.patch_version:
@@ -525,11 +531,14 @@ def diagnose(facts: Mapping[str, Any] | None, host: Host, *, probe_error: str = 
         if p.id == "env.unusable" and p.severity == WARNING and p.subject in OPENSSL_VARS:
             _add_fix(fixes, Fix("unset-env", f"Remove {p.subject}: it points at nothing usable",
                                 [f"unset {p.subject}"], "verification works without it"))
-        elif p.id in ("env.unsafe", "store.unsafe"):
-            loc = next((x for x in in_use + [y for v in env_locs.values() for y in v]
-                        if x.path == (env.get(p.subject or "") or p.subject)), None)
-            if loc is not None:
-                _add_fix(fixes, _chmod_fix(loc))
+        elif p.id == "env.unsafe":
+            for loc in env_locs.get(p.subject or "", []):
+                if loc.usable and loc.safe is False:
+                    _add_fix(fixes, _chmod_fix(loc))
+        elif p.id == "store.unsafe":
+            for loc in in_use:
+                if loc.path == p.subject:
+                    _add_fix(fixes, _chmod_fix(loc))
 
     url = _url_result(facts, check_url) if check_url else None
     if url and not url["ok"]:
@@ -569,19 +578,20 @@ def _chmod_fix(loc: Location) -> Fix:
         cmds = [f"chown root:root {shlex.quote(target)}", f"chmod 644 {shlex.quote(target)}"
                 if loc.kind == "file" and target == loc.path else f"chmod go-w {shlex.quote(target)}"]
     return Fix("chmod", f"Let only root write {target}", cmds,
-               f"{loc.path} is {loc.safety}; the pybuildssl fallback never trusts such a location")
+               f"{loc.path} is {loc.safety}: another local user could add a CA to it")
 
 
 def _store_failure(problems: list[Problem], fixes: list[Fix], *, host: Host, vendor, env, env_locs, ossl_env,
                    compiled, c_file, c_dir, patched, source, baked, would, best, best_file, best_dir,
-                   unsafe_store, base_prefix, patchable, opt_out_on, store_vendor, host_locs) -> None:
+                   unsafe_store, base_prefix, patchable, opt_out_on, store_vendor, host_locs,
+                   executable) -> None:
     """Why the default context has no usable store, and the ranked fixes."""
     odir = compiled["openssldir"] or "?"
     c_desc = ", ".join(f"{x.kind == 'file' and 'cafile' or 'capath'} {x.path}: {x.describe()}"
                        for x in (c_file, c_dir) if x)
     prefix = shlex.quote(base_prefix) if base_prefix else "PREFIX"
     export = _export_fix(best_file, best_dir)
-    rebuild = Fix("rebuild", "Or rebuild this Python for this host (OPENSSLDIR from the layout table, the fallback "
+    rebuild = Fix("rebuild", "Rebuild this Python for this host (OPENSSLDIR from the layout table, the fallback "
                   "list baked in)", [f"pybuildssl build {_recipe(host, store_vendor or host.vendor)}"])
     patch_fix = Fix("patch", "Patch this Python so that it falls back to the system store (the pybuildssl "
                     "trust contract; `--revert` undoes it)", [f"pybuildssl patch {prefix}"],
@@ -612,10 +622,13 @@ def _store_failure(problems: list[Problem], fixes: list[Fix], *, host: Host, ven
             fixes.append(Fix("unset-env", f"Remove {' and '.join(ossl_env)}: then {how} "
                              f"{'provide' if compiled['usable'] else 'provides'} the store",
                              [f"unset {n}" for n in ossl_env]))
-        if export is not None:
-            fixes.append(export)
+        broken = [n for n in ossl_env if not all(x.usable for x in env_locs.get(n, []))]
+        same = (_export_fix(None, best_dir) if broken == ["SSL_CERT_DIR"] and best_dir is not None
+                else _export_fix(best_file, best_dir))
+        if same is not None:
+            fixes.append(same)
         if not patched and not compiled["usable"] and patchable and would is not None:
-            fixes.append(Fix("patch", "Or patch this Python and drop the variable, so no configuration is needed",
+            fixes.append(Fix("patch", "Patch this Python and drop the variable, so that no configuration is needed",
                              [f"unset {n}" for n in ossl_env] + [f"pybuildssl patch {prefix}"],
                              _patch_note(host, base_prefix)))
     elif patched:
@@ -648,11 +661,10 @@ def _store_failure(problems: list[Problem], fixes: list[Fix], *, host: Host, ven
         fixes.append(rebuild)
     if best is None and unsafe_store is None:
         cmd = str((vendor.admin_add if vendor else {}).get("command") or "update-ca-certificates")
-        fixes.append(Fix("install-store", "Install the system's CA certificates",
-                         ["install your distribution's ca-certificates package", cmd],
-                         "then run doctor again"))
+        fixes.append(Fix("install-store", "Install your distribution's ca-certificates package, then "
+                         "regenerate the store", [cmd], "then run doctor again"))
         fixes.append(Fix("certifi", "Last resort, if the system store cannot be installed: Mozilla's bundle from "
-                         "certifi", [f"export SSL_CERT_FILE=\"$({shlex.quote(base_prefix + '/bin/python3') if base_prefix else 'python3'} -m certifi)\""],
+                         "certifi", [f"export SSL_CERT_FILE=\"$({shlex.quote(executable or 'python3')} -m certifi)\""],
                          "needs certifi installed; it does not hold your organisation's CAs and is not "
                          "updated by the system"))
 
@@ -702,7 +714,8 @@ def _host_info(host: Host, vendor) -> dict[str, Any]:
                             "cafiles": list(vendor.cafiles) if vendor else [],
                             "capaths": list(vendor.capaths) if vendor else [],
                             "openssldir": vendor.openssldir if vendor else None,
-                            "add_ca": None, "store": None, "store_kind": None, "store_vendor": None}
+                            "add_ca": None, "store": None, "store_kind": None, "store_vendor": None,
+                            "unsafe_store": None}
     if vendor is not None and vendor.admin_add:
         a = vendor.admin_add
         info["add_ca"] = {"dir": a.get("dir") or None, "suffix": a.get("suffix") or None,
@@ -900,7 +913,8 @@ def render_text(d: Diagnosis, *, color: bool = False, verbose: bool = False) -> 
         w(f"  ssl patch  pybuildssl v{d.patch.get('version')}: source {d.patch.get('source')}"
           + (f", {d.patch.get('cafile') or d.patch.get('capath')}" if d.patch.get("source") == "fallback" else ""))
     elif o.get("version"):
-        w("  ssl patch  none" + (f" (it would fall back to {d.patch['would_use']})" if d.patch.get("would_use") else ""))
+        would = d.patch.get("would_use")
+        w("  ssl patch  none" + (f" (it would fall back to {would})" if would else ""))
     if c:
         w("")
         w(f"OpenSSL's compiled defaults (OPENSSLDIR {c.get('openssldir')})")
@@ -919,9 +933,14 @@ def render_text(d: Diagnosis, *, color: bool = False, verbose: bool = False) -> 
     h = d.host
     w("")
     w(f"This host: {h['vendor']} ({h['description']})")
-    if h.get("store"):
+    examined = any(x.usable is not None for x in d.locations)
+    if not examined:
+        w("  CA store   not examined (the probe did not run inside the interpreter)")
+    elif h.get("store"):
         sv = h.get("store_vendor")
         w(f"  CA store   {h['store']}" + (f"  (laid out like {sv})" if sv and sv != h["vendor"] else ""))
+    elif h.get("unsafe_store"):
+        w(f"  CA store   {h['unsafe_store']}  (UNSAFE: refused by the pybuildssl fallback)")
     else:
         w("  CA store   none usable found")
     a = h.get("add_ca") or {}

@@ -23,8 +23,9 @@ from typing import Mapping
 
 from .recipe import Recipe
 
-#: Bump to invalidate every cached component after a change in how they are built.
-BUILD_LOGIC_VERSION = "1"
+#: Bump to invalidate cached components after a change in how they are built.
+OPENSSL_LOGIC_VERSION = "1"
+CPYTHON_LOGIC_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,9 @@ def _h(*parts: object) -> str:
 def component_keys(recipe: Recipe, *, toolchain: str, ssl_patch: str) -> dict[str, str]:
     """Cache keys from each component's inputs (pure)."""
     r = recipe.raw
-    openssl = _h(BUILD_LOGIC_VERSION, toolchain, recipe.os, recipe.arch, recipe.libc,
+    openssl = _h(OPENSSL_LOGIC_VERSION, toolchain, recipe.os, recipe.arch, recipe.libc,
                  r["openssl"], r["build"]["cflags"])
-    cpython = _h(BUILD_LOGIC_VERSION, openssl, r["cpython"], r["build"]["cflags"], r["build"]["strip"],
+    cpython = _h(CPYTHON_LOGIC_VERSION, openssl, r["cpython"], r["build"]["cflags"], r["build"]["strip"],
                  r["build"]["source_date_epoch"], ssl_patch)
     return {"openssl": openssl, "cpython": cpython}
 

@@ -189,6 +189,28 @@ def relocate_tree(prefix: Path, old: str, replacements: list[tuple[str, str]] = 
     return changed
 
 
+def pycs_mentioning(prefix: Path, needle: str) -> list[tuple[Path, Path, int]]:
+    """(source, pyc, optimization level) for bytecode whose code objects name ``needle``.
+
+    ``make install`` compiles ensurepip's packages (pip) under DESTDIR, so
+    their ``co_filename`` is a staging path; these must be compiled again.
+    """
+    out = []
+    raw = needle.encode()
+    for pyc in sorted(prefix.rglob("__pycache__/*.pyc")):
+        if raw not in pyc.read_bytes():
+            continue
+        stem = pyc.name.split(".")[0]
+        opt = 0
+        for part in pyc.name.split(".")[1:-1]:
+            if part.startswith("opt-"):
+                opt = int(part[4:])
+        src = pyc.parent.parent / f"{stem}.py"
+        if src.is_file():
+            out.append((src, pyc, opt))
+    return out
+
+
 def text_files_mentioning(prefix: Path, needles: list[str], *, limit: int = 50) -> list[tuple[str, str]]:
     """(relative path, needle) for files under ``prefix`` that still contain a needle."""
     enc = [n.encode() for n in needles if n]

@@ -72,10 +72,11 @@ def probe_request(t: Target, *, handshakes: list[dict] = (), locations: list = N
 def run_probe(interpreter: Path, request: dict[str, Any], *, runner: Callable | None = None,
               env: dict[str, str] | None = None, timeout: float = 60) -> tuple[dict | None, str]:
     """(facts, error text).  ``runner(argv, env, input)`` lets a sandbox run it."""
-    from .sandbox import clean_env
-
     argv = [str(interpreter), "-I", "-B", str(PROBE)]
-    env = env if env is not None else clean_env()
+    if env is None:
+        from .sandbox import clean_env
+
+        env = clean_env()
     data = json.dumps(request)
     try:
         if runner is not None:
