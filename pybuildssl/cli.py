@@ -219,7 +219,7 @@ def _cmd_build(args, ui: UI) -> int:
 
         with ui.timed("verify"):
             report = verify(result.artifact, progress=ui.info)
-        _show_report(report, ui, json_out=False)
+        _show_report(report, ui, json_out=False, stream=sys.stderr)  # stdout: the result only
         code = report.exit_code
     if args.json:
         print(json.dumps({"artifact": str(result.artifact), "cached": result.cached,
@@ -230,7 +230,7 @@ def _cmd_build(args, ui: UI) -> int:
     return code
 
 
-def _show_report(report, ui: UI, *, json_out: bool, junit: Path | None = None) -> None:
+def _show_report(report, ui: UI, *, json_out: bool, junit: Path | None = None, stream=None) -> None:
     from .verify import report as rep
 
     if junit:
@@ -240,7 +240,7 @@ def _show_report(report, ui: UI, *, json_out: bool, junit: Path | None = None) -
     if json_out:
         print(rep.dumps(report))
     else:
-        print(rep.table(report, color=ui.color))
+        print(rep.table(report, color=ui.color), file=stream or sys.stdout)
 
 
 @command("verify")

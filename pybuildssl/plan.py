@@ -25,7 +25,7 @@ from .recipe import Recipe
 
 #: Bump to invalidate cached components after a change in how they are built.
 OPENSSL_LOGIC_VERSION = "1"
-CPYTHON_LOGIC_VERSION = "2"
+CPYTHON_LOGIC_VERSION = "3"
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,8 @@ def cpython_configure(recipe: "Recipe", d: "Dirs", extra: list[str]) -> list[str
 
 
 def cpython_env(recipe: "Recipe", d: "Dirs", base: dict[str, str]) -> dict[str, str]:
-    """CFLAGS that keep the work directory out of debug info."""
-    cflags = f"-ffile-prefix-map={d.work}={BUILD_PLACEHOLDER}"
+    """CFLAGS that keep the work directory and OpenSSL's staging root out of debug info."""
+    cflags = f"-ffile-prefix-map={d.work}={BUILD_PLACEHOLDER} -ffile-prefix-map={d.openssl_root}={OPENSSL_PREFIX}"
     if recipe.cflags:
         cflags += " " + recipe.cflags
     return {**base, "CFLAGS": cflags}

@@ -55,7 +55,8 @@ def test_cpython_configure_linux(name):
     assert install.env["SOURCE_DATE_EPOCH"] == "1700000000"
     conf = [s for s in p.steps if s.name == "cpython.configure"][0]
     assert conf.cwd == str(p.dirs.cpython_build)
-    assert conf.env == {"CFLAGS": f"-ffile-prefix-map={p.dirs.work}=/opt/pybuildssl/build"}
+    assert conf.env == {"CFLAGS": f"-ffile-prefix-map={p.dirs.work}=/opt/pybuildssl/build "
+                                  f"-ffile-prefix-map={root}=/opt/pybuildssl/openssl"}
     assert argv(p, "cpython.relocate") == [
         "pybuildssl:relocate", str(p.dirs.prefix), "/opt/pybuildssl/python",
         f"{root}=/opt/pybuildssl/openssl", f"{p.dirs.work}=/opt/pybuildssl/build"]
@@ -72,7 +73,7 @@ def test_macos_sets_the_deployment_target_and_install_names():
     p = plan_for("macos-arm64")
     conf = [s for s in p.steps if s.name == "openssl.configure"][0]
     assert conf.env == {"MACOSX_DEPLOYMENT_TARGET": "11.0"}
-    assert argv(p, "cpython.install-names")[2] == "@loader_path/../lib"
+    assert argv(p, "cpython.install-name-exe")[3] == "@loader_path/../lib/libpython3.13.dylib"
     conf = [s for s in plan_for("macos-x86_64").steps if s.name == "cpython.configure"][0]
     assert conf.env["MACOSX_DEPLOYMENT_TARGET"] == "10.15" and "-ffile-prefix-map=" in conf.env["CFLAGS"]
 
@@ -82,13 +83,13 @@ def test_macos_sets_the_deployment_target_and_install_names():
 def test_windows_plan(name, target, plat):
     p = plan_for(name)
     assert argv(p, "openssl.configure") == [
-        "perl", "Configure", target, "--prefix=C:\\Program Files\\pybuildssl\\openssl",
-        "--openssldir=C:\\Program Files\\Common Files\\SSL", "no-engine", "no-apps", "no-docs", "no-tests"]
+        "perl", "Configure", target, "--prefix=C:\\Program Files\\pybuildssl\\openssl", "--libdir=bin",
+        "--openssldir=C:\\Program Files\\Common Files\\SSL",
+        "no-module", "no-engine", "no-apps", "no-docs", "no-tests", "no-uplink"]
     assert argv(p, "openssl.make") == ["nmake"]
     build = argv(p, "cpython.build")
-    assert build[:3] == ["cmd", "/c", str(p.dirs.cpython_src / "PCbuild" / "build.bat")]
-    assert ["-p", plat] == build[5:7]
-    assert f"/p:opensslOutDir={p.dirs.openssl_root}\\bin\\" in build
+    assert build[:4] == ["cmd", "/d", "/c", "build.bat"] and ["-p", plat] == build[4:6]
+    # tests/unit/test_windows.py covers the rest of the Windows plan
 
 
 def test_alpine_refuses_to_build_a_glibc_artifact():
