@@ -108,6 +108,11 @@ def rewrite_config_script(path: Path, old: str) -> bool:
     # prefix_build is only a sed pattern to swap for prefix_real; make every
     # literal the computed prefix itself, so the swaps become no-ops.
     text = text.replace(f'prefix_build="{old}"', 'prefix_build="$prefix_real"')
+    # CPython's installed_prefix() does not quote: it breaks in a directory
+    # whose name has a space, the first thing a relocation test tries.
+    text = text.replace('RESULT=$(dirname $(cd $(dirname "$1") && pwd -P))',
+                        'RESULT=$(dirname "$(cd "$(dirname "$1")" && pwd -P)")')
+    text = text.replace("    echo $RESULT\n", '    echo "$RESULT"\n')
     head, sep, tail = text.partition("prefix_real=$(installed_prefix \"$0\")")
     if sep:
         text = head + sep + tail.replace(old, "$prefix_real")
@@ -128,6 +133,9 @@ def rewrite_shebang(path: Path, old: str) -> bool:
     return True
 
 
+FILE_PREFIX_MAP = re.compile(r"[ \t]*-ffile-prefix-map=[^\s'\"]+")
+
+
 def replace_build_paths(path: Path, replacements: list[tuple[str, str]]) -> bool:
     """Replace build paths (OpenSSL's staging root, the work dir) in a text file."""
     try:
@@ -137,6 +145,8 @@ def replace_build_paths(path: Path, replacements: list[tuple[str, str]]) -> bool
     new = text
     for old, placeholder in replacements:
         new = new.replace(old, placeholder)
+    # The build's own -ffile-prefix-map flags mean nothing to extensions built later.
+    new = FILE_PREFIX_MAP.sub("", new)
     if new == text:
         return False
     mode = path.stat().st_mode

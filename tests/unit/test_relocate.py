@@ -70,3 +70,15 @@ def test_text_files_mentioning(tmp_path):
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "b").write_bytes(b"\x00\x01/work/build/x\x00")
     assert relocate.text_files_mentioning(tmp_path, ["/work/build"]) == [("d/b", "/work/build")]
+
+
+def test_config_script_survives_a_space_in_its_path_and_drops_build_flags(tmp_path):
+    p = tmp_path / "python3.13-config"
+    p.write_text('installed_prefix ()\n{\n    RESULT=$(dirname $(cd $(dirname "$1") && pwd -P))\n'
+                 '    echo $RESULT\n}\nprefix_real=$(installed_prefix "$0")\n'
+                 f'prefix="{OLD}"\nCFLAGS=$(echo "-ffile-prefix-map=/w=/opt/pybuildssl/build -O3" | sed "s#x#y#")\n')
+    assert relocate.rewrite_config_script(p, OLD)
+    assert relocate.replace_build_paths(p, [("/nothing", "/x")])
+    text = p.read_text()
+    assert 'RESULT=$(dirname "$(cd "$(dirname "$1")" && pwd -P)")' in text and 'echo "$RESULT"' in text
+    assert "-ffile-prefix-map" not in text and 'CFLAGS=$(echo "-O3"' in text
