@@ -133,7 +133,7 @@ def rewrite_shebang(path: Path, old: str) -> bool:
     return True
 
 
-FILE_PREFIX_MAP = re.compile(r"[ \t]*-ffile-prefix-map=[^\s'\"]+")
+FILE_PREFIX_MAP = re.compile(r"-ffile-prefix-map=[^\s'\"]+[ \t]*")
 
 
 def replace_build_paths(path: Path, replacements: list[tuple[str, str]]) -> bool:
