@@ -492,6 +492,11 @@ def check_tls(t: Target, r: Report, vendors: list[str], *, host_vendor: str) -> 
                           f"the probe did not run under the {vendor} layout: {err}")
                     continue
                 hs = facts["handshakes"]
+                if not facts["ssl"].get("ok"):
+                    for cid in (["tls.trusted", "tls.unknown-ca", "tls.wrong-host"] if vendor == host_vendor
+                                else [f"layout.{vendor}"]):
+                        r.add(cid, FAIL, f"no handshake possible: import ssl failed ({facts['ssl'].get('error')})")
+                    continue
                 if vendor == host_vendor:
                     _host_findings(r, vendor, facts, hs)
                 else:
