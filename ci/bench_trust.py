@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
+
 import statistics
 import subprocess
 import sys
@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pybuildssl import trust  # noqa: E402
+from pybuildssl.fsutil import copy_prefix  # noqa: E402
 from pybuildssl.verify import sandbox  # noqa: E402
 
 IMPORT_SCRIPT = """\
@@ -109,22 +110,6 @@ for v in variants:
                      get_default_verify_paths_ns=statistics.median(gdvp_ns[name]))
 print(json.dumps(out))
 """
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def copy_prefix(src: Path, dst: Path) -> Path:
-    skip = {"test", "site-packages", "idlelib", "tkinter", "turtledemo", "ensurepip"}
-    dst.mkdir(parents=True)
-    for sub in ("bin", "lib"):
-        shutil.copytree(src / sub, dst / sub, symlinks=True, copy_function=_link_or_copy,
-                        ignore=lambda d, names: {n for n in names if n in skip})
-    return dst
 
 
 def interpreter(prefix: Path) -> str:

@@ -189,7 +189,7 @@ def _cmd_plan(args, ui: UI) -> int:
         print(json.dumps(plan.to_json(), indent=2))
         return 0
     print(f"# recipe {r.name} ({r.target}, vendor {r.vendor}); OPENSSLDIR {r.openssldir}")
-    print(f"# components: " + ", ".join(f"{k}-{v}" for k, v in plan.keys.items()))
+    print("# components: " + ", ".join(f"{k}-{v}" for k, v in plan.keys.items()))
     import shlex
 
     for s in plan.steps:

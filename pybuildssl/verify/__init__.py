@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .. import layouts, package, sources
+from .. import fsutil, layouts, package, sources
 from ..errors import ArchiveError, VerifyError
 from . import checks
 from .report import FAIL, SKIP, Report
@@ -55,7 +55,7 @@ def _prepare(path: Path, workdir: Path, r: Report) -> checks.Target | None:
     dest = workdir / RELOCATED_NAME
     if path.is_dir():
         with checks.timing(r):
-            shutil.copytree(path, dest, symlinks=True)
+            shutil.copytree(path, dest, symlinks=True, copy_function=fsutil.link_or_copy)
             manifest = None
             mfile = dest / package.MANIFEST
             if mfile.is_file():
@@ -131,7 +131,8 @@ def verify(path: Path, *, layouts_arg: str | None = None, expect_openssl: str | 
             checks.check_hygiene(t, r)
         progress("relocation checks")
         with checks.timing(r):
-            checks.check_elf(t, r)
+            infos = checks.check_elf(t, r)
+            checks.check_glibc_floor(t, infos, r)
             checks.check_build_paths(t, r)
             checks.check_openssl_dirs(t, r)
         if not t.runnable:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from pybuildssl.fsutil import copy_prefix
 from pybuildssl import doctor, layouts, trust
 from pybuildssl.verify import sandbox, tls
 
@@ -90,28 +91,6 @@ def first_fix(out: dict) -> list[str]:
 
 
 # ---------------------------------------------------------------- fixtures ----
-
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def copy_prefix(src: Path, dst: Path) -> Path:
-    """bin/ and lib/ of an installation, hard-linked (nothing writes a file in place)."""
-    skip = {"test", "site-packages", "idlelib", "tkinter", "turtledemo", "ensurepip"}
-
-    def ignore(directory: str, names: list[str]) -> set[str]:
-        return {n for n in names if n in skip and re.search(r"/lib/python3\.\d+t?$", directory)}
-
-    dst.mkdir(parents=True)
-    for sub in ("bin", "lib"):
-        shutil.copytree(src / sub, dst / sub, symlinks=True, ignore=ignore, copy_function=_link_or_copy)
-    for lib in (dst / "lib").glob("python3.*"):
-        (lib / "site-packages").mkdir(exist_ok=True)
-    return dst
-
 
 @pytest.fixture(scope="session", autouse=True)
 def _source_present():

@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import struct
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from pybuildssl import trust
+from pybuildssl.fsutil import copy_prefix
 from pybuildssl.verify import sandbox, tls
 
 pytestmark = pytest.mark.integration
@@ -102,33 +102,6 @@ def _source_prefix() -> Path:
     if not found:
         pytest.skip("no CPython 3.9+ installation to patch (set PYBUILDSSL_TEST_PYTHON)")
     return found[-1]
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def copy_prefix(src: Path, dst: Path) -> Path:
-    """What the interpreter needs to run from ``dst``: bin/ and lib/ (no site-packages, no tests).
-
-    Files are hard links where possible.  Safe because nothing writes a file
-    in place: trust.py and py_compile both write a temp file and rename it.
-    """
-    skip = {"test", "site-packages", "idlelib", "tkinter", "turtledemo", "ensurepip"}
-
-    def ignore(directory: str, names: list[str]) -> set[str]:
-        return {n for n in names if n in skip and re.search(r"/lib/python3\.\d+t?$", directory)}
-
-    dst.mkdir(parents=True)
-    for sub in ("bin", "lib"):
-        shutil.copytree(src / sub, dst / sub, symlinks=True, ignore=ignore,
-                        copy_function=_link_or_copy)
-    for sp in (dst / "lib").glob("python3.*"):
-        (sp / "site-packages").mkdir(exist_ok=True)
-    return dst
 
 
 def interpreter(prefix: Path) -> Path:

@@ -121,7 +121,8 @@ EXPECTED = {
     "debian": {
         "bundle": ["/etc/ssl/certs/ca-certificates.crt"],
         "hashed": ["/etc/ssl/certs/{h}.0"],
-        "links": {"/usr/lib/ssl/certs": "/etc/ssl/certs",
+        "links": {"/usr/lib/ssl/cert.pem": "/etc/ssl/certs/ca-certificates.crt",
+                  "/usr/lib/ssl/certs": "/etc/ssl/certs",
                   "/usr/lib/ssl/private": "/etc/ssl/private",
                   "/usr/lib/ssl/openssl.cnf": "/etc/ssl/openssl.cnf"},
         "decoys": [],

@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 import glob
 import hashlib
-import importlib.util
 import json
 import os
 import re

@@ -1,0 +1,44 @@
+"""Copying Python prefixes cheaply (hard links where the filesystem allows)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Iterable
+
+#: Parts of lib/pythonX.Y an interpreter does not need to start and use ssl.
+NOT_NEEDED_TO_RUN = ("test", "site-packages", "idlelib", "tkinter", "turtledemo", "ensurepip")
+
+
+def link_or_copy(src: str, dst: str) -> str:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+    return dst
+
+
+def copy_prefix(src: Path, dst: Path, *, skip: Iterable[str] = NOT_NEEDED_TO_RUN,
+                subdirs: Iterable[str] = ("bin", "lib")) -> Path:
+    """Copy what an interpreter needs to run from ``dst`` (by default bin/ and lib/,
+    without the test suite and site-packages).
+
+    Files are hard links where possible: safe only for callers that never write
+    a file in place (pybuildssl's patch and py_compile write a temp file and
+    rename it).
+    """
+    skipped = set(skip)
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        return {n for n in names if n in skipped and re.search(r"/lib/python3\.\d+t?$", directory)}
+
+    dst.mkdir(parents=True)
+    for sub in subdirs:
+        if (src / sub).is_dir():
+            shutil.copytree(src / sub, dst / sub, symlinks=True, ignore=ignore, copy_function=link_or_copy)
+    for lib in (dst / "lib").glob("python3.*"):
+        if "site-packages" in skipped:
+            (lib / "site-packages").mkdir(exist_ok=True)
+    return dst
