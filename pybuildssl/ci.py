@@ -234,6 +234,41 @@ def write(text: str, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def resolve(recipe_arg: str) -> dict[str, str]:
+    """What a GitHub job computes at run time from its recipe: artifact name and cache keys.
+
+    Keeping these out of the rendered file means bumping a recipe's pins
+    needs no re-render.  ``python -m pybuildssl.ci resolve RECIPE`` prints
+    them as ``key=value`` lines (for ``$GITHUB_OUTPUT``).
+    """
+    from . import recipe as recipe_mod
+    from .plan import artifact_name
+
+    r = recipe_mod.load(recipe_arg)
+    return {"artifact": artifact_name(r), "recipe-sha256": r.digest(),
+            "sources-key": f"{r.openssl.sha256[:16]}-{r.cpython.sha256[:16]}"}
+
+
 def split_recipes(values: Sequence[str]) -> list[str]:
     """--recipes a,b --recipes c -> [a, b, c]."""
     return [x.strip() for v in values for x in v.split(",") if x.strip()]
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2 or args[0] != "resolve":
+        print("usage: python -m pybuildssl.ci resolve RECIPE", file=sys.stderr)
+        return 2
+    try:
+        for k, v in resolve(args[1]).items():
+            print(f"{k}={v}")
+    except PybuildsslError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return e.exit_code
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(_main())
