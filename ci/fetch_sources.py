@@ -1,10 +1,24 @@
 #!/usr/bin/env python3
-"""Fetch pinned-style upstream tarballs (OpenSSL, CPython) through apt.
+"""Fetch the tarballs our recipes pin (OpenSSL, CPython, the Linux library
+components) through apt.
 
 CI machines here reach the internet only through package registries, so the
-upstream tarballs our recipes pin are taken from Debian's source archive:
-Debian's ``*.orig.tar.*`` files are byte-identical to the upstream release
-tarballs.  This script
+sources are taken from Debian's source archive (``*.orig.tar.*``).  Most of
+Debian's orig tarballs are byte-identical to the upstream release tarballs;
+some are not (zlib's ``dfsg`` repack, libffi's git snapshot, SQLite's full
+tree).  What each one may be is decided against the recipe (``--recipe``):
+
+* its sha256 is the recipe's upstream pin: the recipe's version, printed as
+  overrides (no-ops, kept so that callers see every version);
+* its sha256 is one of the recipe's ``alternatives`` for that source: nothing
+  is printed, the recipe already pins it (``--source-dir`` finds it by sha256);
+* neither, and Debian marks it as repacked (``+dfsg``, ``+ds``, ``+repack``,
+  ``+really``): refused, with the alternative to add to the recipe once
+  someone has checked it;
+* neither, not marked: taken as upstream's tarball of Debian's version and
+  printed as overrides (the versions apt offers become the build's).
+
+This script
 
 1. adds a ``deb-src`` sources file for ``--suite`` (default: trixie, plus its
    -updates and -security suites) when missing; the archive URIs are taken
@@ -44,7 +58,12 @@ from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 PROG = "fetch_sources"
-DEFAULT_PACKAGES = (("openssl", "openssl"), ("cpython", "python3.13"))
+DEFAULT_PACKAGES = (("openssl", "openssl"), ("cpython", "python3.13"),
+                    # the Linux library components (recipe section = Debian source package)
+                    ("zlib", "zlib"), ("bzip2", "bzip2"), ("xz", "xz-utils"), ("libffi", "libffi"),
+                    ("sqlite", "sqlite3"), ("ncurses", "ncurses"), ("readline", "readline"),
+                    ("libuuid", "util-linux"))
+DEFAULT_RECIPE = "linux-x86_64-generic"
 DEFAULT_SUITE = "trixie"
 ARCHIVE_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 # Debian developers (and maintainers) keyrings, shipped by package debian-keyring.
@@ -58,6 +77,8 @@ APT_HELPER = "/usr/lib/apt/apt-helper"
 ORIG_EXTENSIONS = ("gz", "xz", "bz2", "lzma")
 # Version suffixes Debian uses for repacked (i.e. not byte-identical) tarballs.
 REPACK_RE = re.compile(r"[+~.](dfsg|ds|repack)\d*", re.IGNORECASE)
+# "1.3.dfsg+really1.3.1": Debian's version ordering trick; the content is 1.3.1.
+REALLY_RE = re.compile(r"^.*\+really(?=\d)")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -125,6 +146,21 @@ def upstream_version(debian_version: str) -> str:
     orig tarball and repacked tarballs (+dfsg, +ds, +repack) are not
     byte-identical to upstream: both are errors.
     """
+    upstream, repacked, _ = split_upstream(debian_version)
+    if repacked:
+        raise FetchError(
+            f"Debian version {debian_version!r} marks a repacked tarball; it is not "
+            "byte-identical to the upstream release")
+    return upstream
+
+
+def split_upstream(debian_version: str) -> Tuple[str, bool, str]:
+    """(Debian's upstream version string, repacked?, the upstream version it holds).
+
+    ``1:1.3.dfsg+really1.3.1-1`` -> (``1.3.dfsg+really1.3.1``, True, ``1.3.1``);
+    ``8.6.16+dfsg-1`` -> (``8.6.16+dfsg``, True, ``8.6.16``); ``3.5.7-1`` ->
+    (``3.5.7``, False, ``3.5.7``).  The first is what the orig tarball is named after.
+    """
     version = debian_version.strip()
     if ":" in version:
         epoch, _, version = version.partition(":")
@@ -137,11 +173,9 @@ def upstream_version(debian_version: str) -> str:
     upstream = version.rsplit("-", 1)[0]
     if not upstream or not upstream[0].isdigit():
         raise FetchError(f"malformed Debian version {debian_version!r}")
-    if REPACK_RE.search(upstream):
-        raise FetchError(
-            f"Debian version {debian_version!r} marks a repacked tarball; it is not "
-            "byte-identical to the upstream release")
-    return upstream
+    really = REALLY_RE.sub("", upstream)
+    repacked = bool(REPACK_RE.search(upstream)) or really != upstream
+    return upstream, repacked, REPACK_RE.sub("", really)
 
 
 def orig_tarball_name(source: str, upstream: str, names: Iterable[str]) -> str:
@@ -454,6 +488,10 @@ class Result:
     path: str
     signature_checked: bool
     signer: Optional[str] = None
+    repacked: bool = False
+    holds: str = ""              # the upstream version the tarball holds
+    pinned_as: str = "override"  # "primary", "alternative" or "override" (see the module doc)
+    dsc_checked: bool = True
 
 
 _HASHED: Dict[Tuple[str, int, int], str] = {}
@@ -575,13 +613,14 @@ def fetch_one(key: str, package: str, candidates: List[Candidate], dest: Path,
     tried = []
     staged_dir = scratch / "verified"
     staged_dir.mkdir(exist_ok=True)
+    orig_only: List[Tuple[Candidate, str, str]] = []
     for cand in candidates:
         label = f"{package} {cand.version} ({'/'.join(cand.suites)})"
         if cand.conflict:
             log(f"{label}: skipped, the indexes disagree about its checksums")
             tried.append(f"{cand.version}: conflicting index entries")
             continue
-        upstream = upstream_version(cand.version)
+        upstream, repacked, holds = split_upstream(cand.version)
         dsc = dsc_name(package, cand.version)
         orig = orig_tarball_name(package, upstream, cand.checksums)
         if dsc not in cand.checksums:
@@ -610,6 +649,8 @@ def fetch_one(key: str, package: str, candidates: List[Candidate], dest: Path,
                 if orig in have and not staged.exists() \
                         and sha256_file(workdir / orig) == (orig_sha, orig_size):
                     os.replace(workdir / orig, staged)
+                if staged.exists() or cached is not None:
+                    orig_only.append((cand, orig, upstream))
                 continue
             if proc.returncode != 0:
                 log(f"{label}: apt-get reported errors for other files, "
@@ -625,11 +666,80 @@ def fetch_one(key: str, package: str, candidates: List[Candidate], dest: Path,
             log(f"{label}: OK -> {final} (sha256 {sha}; signature "
                 f"{'checked, key ' + signer if checked else 'not checked'})")
             return Result(key, package, cand.version, upstream, sha, size,
-                          str(final.resolve()), checked, signer)
+                          str(final.resolve()), checked, signer, repacked, holds)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+    if orig_only and not require_signature:
+        # Mirrors sometimes lack a .dsc the index lists while the orig is there.
+        # The orig's sha256 and size are still those of the Sources index, whose
+        # InRelease signature apt verified: enough to know Debian published it.
+        cand, orig, upstream = orig_only[0]
+        orig_sha, orig_size = cand.checksums[orig]
+        cached = find_cached(dest, orig_sha, orig_size)
+        final = cached if cached is not None else dest / orig
+        if cached is None:
+            os.replace(staged_dir / orig_sha, final)
+            os.chmod(final, 0o644)
+        _, repacked, holds = split_upstream(cand.version)
+        log(f"{package} {cand.version}: no .dsc on the mirror; {orig} checked against the "
+            f"signed Sources index only -> {final} (sha256 {orig_sha})")
+        return Result(key, package, cand.version, upstream, orig_sha, orig_size, str(final.resolve()),
+                      False, None, repacked, holds, dsc_checked=False)
     raise FetchError(f"no version of {package} could be downloaded: "
                      + ("; ".join(tried) or "none offered"))
+
+
+# ---------------------------------------------------------------------------
+# What the recipe says about each tarball
+# ---------------------------------------------------------------------------
+
+def recipe_sources(name: str) -> Dict[str, object]:
+    """{recipe section: pybuildssl.recipe.Source} of recipe ``name`` (every component,
+    switched on or not), read with pybuildssl itself from this checkout."""
+    repo = Path(__file__).resolve().parent.parent
+    if str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
+    try:
+        from pybuildssl import recipe as recipe_mod
+        from pybuildssl.errors import RecipeError
+    except ImportError as exc:  # pragma: no cover - pybuildssl's dependencies missing
+        raise FetchError(f"cannot import pybuildssl to read the recipe's pins: {exc}") from None
+    switches = [f"components.{k}=true" for k in recipe_mod.SCHEMA["components"]]
+    try:
+        r = recipe_mod.load(name, switches)
+    except RecipeError as exc:
+        raise FetchError(f"recipe {name}: {exc.message}") from None
+    out: Dict[str, object] = {"openssl": r.openssl, "cpython": r.cpython}
+    out.update(r.components)
+    return out
+
+
+def classify(result: Result, source: Optional[object]) -> List[str]:
+    """Decide what ``result`` is for the recipe (sets ``result.pinned_as``) and
+    return the override lines to print.  Raises FetchError for an unpinned repack."""
+    pinned = source.pinned_as(result.sha256) if source is not None else ""  # type: ignore[attr-defined]
+    if pinned == "alternative":
+        result.pinned_as = "alternative"
+        log(f"{result.key}: {Path(result.path).name} is pinned by the recipe as an alternative of "
+            f"{result.key} {source.version}; no override needed")  # type: ignore[attr-defined]
+        return []
+    if pinned == "primary":
+        result.pinned_as = "primary"
+        result.version = source.version  # type: ignore[attr-defined]
+    elif result.repacked:
+        name = Path(result.path).name
+        raise FetchError(
+            f"Debian's {result.package} {result.debian_version} is a repack ({name}, sha256 "
+            f"{result.sha256}, {result.size} bytes) that the recipe does not pin. If it holds "
+            f"{result.key} {result.holds} as upstream released it (check what Debian removed), add "
+            f'{{ file = "{name}", sha256 = "{result.sha256}", size = {result.size}, note = "..." }} '
+            f"to [{result.key}].alternatives in recipes/_common.toml, next to the pins of "
+            f"{result.key} {result.holds}")
+    else:
+        result.pinned_as = "override"
+    return [f"--set {result.key}.version={result.version}",
+            f"--set {result.key}.sha256={result.sha256}",
+            f"--set {result.key}.size={result.size}"]
 
 
 def fetch_package(key: str, package: str, suite: str,
@@ -694,6 +804,8 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="KEY=SOURCE",
                    help="recipe key and Debian source package (repeatable; default: "
                         + " ".join(f"{k}={v}" for k, v in DEFAULT_PACKAGES) + ")")
+    p.add_argument("--recipe", default=DEFAULT_RECIPE,
+                   help="recipe whose pins decide what each tarball is (default: %(default)s)")
     p.add_argument("--suite", default=DEFAULT_SUITE,
                    help="Debian suite (with its -updates and -security; default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print a JSON object instead")
@@ -723,6 +835,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for tool in ("apt-get", "apt-cache", "dpkg", "gpgv"):
             if shutil.which(tool) is None:
                 raise FetchError(f"{tool} not found: this needs a Debian system with apt")
+        pins = recipe_sources(args.recipe)  # first: a broken recipe fails before apt runs
         dest = args.dest
         dest.mkdir(parents=True, exist_ok=True)
         sources = ensure_sources_file(args.suite)
@@ -732,11 +845,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             ensure_developer_keyring(keyrings)
         index_files = suite_index_files(args.suite)
         in_suite = versions_in_suite(index_files, [p for _, p in packages])
+        overrides: List[str] = []
         scratch = Path(tempfile.mkdtemp(prefix=".fetch-sources-", dir=str(dest)))
         try:
-            results = [fetch_package(key, package, args.suite, in_suite, dest, scratch,
-                                     keyrings, args.require_signature)
-                       for key, package in packages]
+            results = []
+            for key, package in packages:
+                res = fetch_package(key, package, args.suite, in_suite, dest, scratch,
+                                    keyrings, args.require_signature)
+                overrides += classify(res, pins.get(key))
+                results.append(res)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     except FetchError as exc:
@@ -750,13 +867,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(json.dumps({r.key: {"version": r.version, "sha256": r.sha256,
                                   "size": r.size, "path": r.path,
                                   "debian_version": r.debian_version,
+                                  "pinned_as": r.pinned_as,
+                                  "dsc_checked": r.dsc_checked,
                                   "signature_checked": r.signature_checked}
                           for r in results}, indent=2))
     else:
-        for r in results:
-            print(f"--set {r.key}.version={r.version}")
-            print(f"--set {r.key}.sha256={r.sha256}")
-            print(f"--set {r.key}.size={r.size}")
+        for line in overrides:
+            print(line)
     return 0
 
 

@@ -163,6 +163,8 @@ CHECKS: dict[str, str] = {
     "reloc.rpath": "every RPATH/RUNPATH of every ELF file is `$ORIGIN`-relative (Linux; SKIP elsewhere)",
     "libs.external": "ELF files need nothing from outside the artifact but glibc's family and the recipe's "
                      "`verify.allow_libraries` (WARN when the latter are used)",
+    "glibc.floor": "no ELF file needs a `GLIBC_` symbol version above the recipe's `target.glibc` floor; "
+                   "every offender is listed (SKIP when the recipe sets no floor)",
     "reloc.build-paths": "no build or staging path in binaries, scripts, sysconfig or pkg-config data; no "
                          "absolute interpreter in a shebang",
     "reloc.openssl-dirs": "OpenSSL never searches its compiled MODULESDIR/ENGINESDIR (static with `no-module`), "

@@ -9,12 +9,15 @@ mkdir -p "$PYBUILDSSL_CACHE"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 
-# Build tools, the headers CPython's extension modules need, and what the
-# tests use (mount namespaces: util-linux; apt source downloads: dpkg-dev).
+# Build tools and what the tests use (mount namespaces: util-linux; apt
+# source downloads: dpkg-dev; the Debian 11 root for the portability test:
+# debootstrap).  No library headers: zlib, xz, sqlite, ncurses, ... are built
+# from source as static components (pybuildssl/components.py).  autoconf,
+# automake and libtool generate libffi's configure (Debian's libffi orig is a
+# git tree); tcl's tclsh generates SQLite's amalgamation from Debian's full tree.
 APT_PACKAGES=(
   build-essential perl make patch patchelf pkg-config ca-certificates openssl
-  libffi-dev zlib1g-dev libbz2-dev liblzma-dev libsqlite3-dev libreadline-dev
-  libncurses-dev uuid-dev libgdbm-dev tk-dev
+  autoconf automake libtool tcl debootstrap
   python3 python3-venv python3-pip util-linux dpkg-dev gpgv
 )
 missing=()
@@ -36,6 +39,11 @@ fi
 # shellcheck disable=SC1091
 . "$VENV/bin/activate"
 python -m pip install -q --disable-pip-version-check -e "$REPO[test]" >&2
+# Zig, the C toolchain that reaches the Linux recipes' glibc floor (PyPI's
+# ziglang wheel carries the compiler and every glibc version's stubs); the
+# version pybuildssl is tested with is pybuildssl.toolchain.ZIG_TESTED.
+ZIG_VERSION=$(python -c 'from pybuildssl.toolchain import ZIG_TESTED; print(ZIG_TESTED)')
+python -m pip install -q --disable-pip-version-check "ziglang==$ZIG_VERSION" >&2
 
 # Sources: the pinned upstream tarballs when the network reaches them;
 # here (and in CI) the same tarballs from Debian's source packages, checked

@@ -5,7 +5,9 @@ else ``~/.cache/pybuildssl``), outside any checkout:
 
     sources/SHA256/FILE          checked downloads
     components/openssl-KEY/      OpenSSL installed with DESTDIR (+ .complete.json)
+    components/NAME-KEY/         each library component (Linux: zlib, xz, ...) likewise
     components/cpython-KEY/      CPython installed, patched, relocated (+ .complete.json)
+    zig/                         Zig's own cache (compiled libc stubs), when Zig is the toolchain
     artifacts/KEY/ARCHIVE        packaged archives
     work/KEY/                    source and build trees (removed after success)
     logs/RECIPE-KEY/STEP.log     one log per step
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import package, platforms, relocate, sources as sources_mod, trust
+from . import components as components_mod, package, platforms, relocate, sources as sources_mod, toolchain, trust
 from .errors import BuildError, PrerequisiteError, SourceError
 from .plan import Plan, Step, make_plan
 from .recipe import Recipe
@@ -58,6 +60,10 @@ def check_prerequisites(recipe: Recipe, runner: Runner) -> None:
     prereqs: dict[str, str] = getattr(plat, "PREREQUISITES", {})
     missing: list[tuple[str, str]] = []
     for what, pkg in prereqs.items():
+        if what == "cc" and recipe.toolchain == "zig":
+            continue  # Zig brings its own compiler
+        if what in ("autoreconf", "automake", "libtoolize") and "libffi" not in recipe.components:
+            continue
         if what.endswith(".h"):
             if not _header_check(runner, what):
                 missing.append((what, pkg))
@@ -84,6 +90,8 @@ class BuildResult:
     manifest: dict
     timings: dict[str, float]
     cached: dict[str, bool]
+    #: library components (Linux): name -> {"cached": bool, "seconds": float}
+    components: dict[str, dict] = None  # type: ignore[assignment]
 
 
 class Builder:
@@ -101,16 +109,18 @@ class Builder:
         self.jobs = jobs or recipe.jobs or os.cpu_count() or 2
         self.ssl_patch = trust.render_patch(recipe.os, fallback=[tuple(x) for x in recipe.fallback],
                                             windows_mode=recipe.windows_mode)
-        self._toolchain: str | None = None
+        self._toolchain: toolchain.Toolchain | None = None
         self._fetched: dict[str, Path] = {}
+        self._used_pins: dict[str, str] = {}
+        self._step: Step | None = None
 
     # -- planning ------------------------------------------------------------
-    def plan(self, toolchain: str | None = None) -> Plan:
-        if toolchain is None:
+    def plan(self, toolchain_: "str | toolchain.Toolchain | None" = None) -> Plan:
+        if toolchain_ is None:
             if self._toolchain is None:
-                self._toolchain = toolchain_id(self.runner)
-            toolchain = self._toolchain
-        return make_plan(self.recipe, cache_dir=self.cache_dir, jobs=self.jobs, toolchain=toolchain,
+                self._toolchain = toolchain.identify(self.recipe, self.runner.capture, self.cache_dir)
+            toolchain_ = self._toolchain
+        return make_plan(self.recipe, cache_dir=self.cache_dir, jobs=self.jobs, toolchain=toolchain_,
                          ssl_patch=self.ssl_patch)
 
     def log_dir(self, plan: Plan) -> Path:
@@ -122,28 +132,42 @@ class Builder:
         plan = self.plan()
         timings: dict[str, float] = {}
         cached: dict[str, bool] = {}
-        for component, out in (("openssl", plan.dirs.openssl_out), ("cpython", plan.dirs.cpython_out)):
+        libs: dict[str, dict] = {}
+        checked = False
+        for component in plan.order:
+            out = plan.out_dir(component)
+            is_lib = component not in ("openssl", "cpython")
             if (out / STAMP).is_file():
                 self.ui.step(f"{component}: cached ({out})")
-                cached[component] = True
+                if is_lib:
+                    libs[component] = {"cached": True, "seconds": 0.0}
+                    self._used_pins[component] = json.loads((out / STAMP).read_text()).get("source_sha256", "")
+                else:
+                    cached[component] = True
                 continue
-            cached[component] = False
-            if component == "openssl":
+            if not checked:
                 check_prerequisites(self.recipe, self.runner)
+                checked = True
             if out.exists():
                 shutil.rmtree(out)
             start = time.monotonic()
             for step in plan.component_steps(component):
                 timings[step.name] = self._run_step(plan, step)
-            stamp = {"key": plan.keys[component], "recipe": self.recipe.name,
-                     "seconds": round(time.monotonic() - start, 1)}
+            seconds = round(time.monotonic() - start, 1)
+            stamp = {"key": plan.keys[component], "recipe": self.recipe.name, "seconds": seconds,
+                     "toolchain": plan.toolchain.id}
+            if is_lib:
+                stamp["source_sha256"] = self._used_pins.get(component, "")
+                libs[component] = {"cached": False, "seconds": seconds}
+            else:
+                cached[component] = False
             (out / STAMP).write_text(json.dumps(stamp, indent=1) + "\n")
         if plan.dirs.work.exists():
             shutil.rmtree(plan.dirs.work, ignore_errors=True)
         artifact, manifest, packaged = self._package(plan)
         cached["package"] = not packaged
         timings["total"] = time.monotonic() - t0
-        return BuildResult(artifact=artifact, manifest=manifest, timings=timings, cached=cached)
+        return BuildResult(artifact=artifact, manifest=manifest, timings=timings, cached=cached, components=libs)
 
     def _run_step(self, plan: Plan, step: Step) -> float:
         start = time.monotonic()
@@ -167,15 +191,69 @@ class Builder:
         action, *args = step.argv
         action = action.split(":", 1)[1]
         handler: Callable[..., None] = getattr(self, "_do_" + action.replace("-", "_"))
+        self._step = step
         handler(plan, log, *args)
 
+    def _source(self, component: str) -> sources_mod.Source:
+        if component in ("openssl", "cpython"):
+            return getattr(self.recipe, component)
+        return self.recipe.components[component]
+
     def _do_fetch(self, plan: Plan, log: Path, component: str, sha256: str) -> None:
-        src = getattr(self.recipe, component)
-        self._fetched[component] = self.sources.fetch(src)
+        path, pin = self.sources.fetch_pinned(self._source(component))
+        self._fetched[component] = path
+        self._used_pins[component] = pin
 
     def _do_extract(self, plan: Plan, log: Path, component: str, dest: str) -> None:
-        archive = self._fetched.get(component) or self.sources.fetch(getattr(self.recipe, component))
+        archive = self._fetched.get(component) or self.sources.fetch(self._source(component))
         sources_mod.extract(archive, Path(dest))
+
+    def _do_autoreconf(self, plan: Plan, log: Path, src: str) -> None:
+        """Generate configure when the tree has none (a git snapshot such as Debian's libffi orig)."""
+        log.parent.mkdir(parents=True, exist_ok=True)
+        if (Path(src) / "configure").is_file():
+            log.write_text("configure is present: nothing to generate\n")
+            return
+        if shutil.which("autoreconf") is None:
+            raise PrerequisiteError(f"{Path(src).name}: this source tree has no configure script and "
+                                    "autoreconf is missing", hint="apt-get install -y autoconf automake libtool")
+        self.runner.run(["autoreconf", "-fi"], cwd=src, env=self._step.env if self._step else {}, log=log,
+                        step=self._step.name if self._step else "autoreconf")
+
+    def _do_require_tclsh_unless(self, plan: Plan, log: Path, generated: str) -> None:
+        cwd = Path(self._step.cwd) if self._step else Path(".")
+        if (cwd / generated).is_file() or shutil.which("tclsh"):
+            return
+        raise PrerequisiteError(f"this SQLite source is the full tree (no {generated}): generating the "
+                                "amalgamation needs tclsh, which is missing", hint="apt-get install -y tcl")
+
+    def _do_merge_deps(self, plan: Plan, log: Path, dest: str, *outs: str) -> None:
+        """One deps prefix for CPython: every component's tree, hard-linked (copied across devices)."""
+        root = Path(dest)
+        if root.exists():
+            shutil.rmtree(root)
+        lines = []
+        for out in outs:
+            base = Path(out)
+            for dirpath, dirs, files in os.walk(base):
+                rel = Path(dirpath).relative_to(base)
+                (root / rel).mkdir(parents=True, exist_ok=True)
+                for name in files:
+                    if rel == Path(".") and name == STAMP:
+                        continue
+                    s, t = Path(dirpath) / name, root / rel / name
+                    if t.exists() or t.is_symlink():
+                        t.unlink()
+                    if s.is_symlink():
+                        os.symlink(os.readlink(s), t)
+                        continue
+                    try:
+                        os.link(s, t)
+                    except OSError:
+                        shutil.copy2(s, t)
+            lines.append(out)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("merged:\n" + "\n".join(lines) + "\n")
 
     def _do_apply_patch(self, plan: Plan, log: Path, name: str, sha256: str) -> None:
         from .recipe import builtin_dir
@@ -187,7 +265,8 @@ class Builder:
         if actual != sha256:
             raise BuildError(f"recipe patch {name}: sha256 {actual} does not match the pin {sha256}",
                              step="patch", hint="update the pin in the recipe after reviewing the patch")
-        cwd = plan.dirs.openssl_src if "openssl" in str(log.name) else plan.dirs.cpython_src
+        cwd = self._step.cwd if self._step else (
+            plan.dirs.openssl_src if "openssl" in str(log.name) else plan.dirs.cpython_src)
         self.runner.run(["patch", "-p1", "--forward", "-i", str(path)], cwd=cwd, log=log, step="patch")
 
     def _do_patch_ssl(self, plan: Plan, log: Path, ssl_py: str) -> None:
@@ -208,7 +287,9 @@ class Builder:
 
     def _do_relocate(self, plan: Plan, log: Path, prefix: str, old: str, *pairs: str) -> None:
         root = Path(prefix)
-        replacements = [tuple(p.split("=", 1)) for p in pairs]
+        # OLD=NEW, split at the last "=": an old string may hold one (a compiler
+        # command with -fno-sanitize=undefined), a new one never does.
+        replacements = [tuple(p.rsplit("=", 1)) for p in pairs]
         changed = relocate.relocate_tree(root, old, replacements)  # type: ignore[arg-type]
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("\n".join(changed) + "\n")
@@ -261,7 +342,9 @@ class Builder:
             "schema": package.MANIFEST_SCHEMA,
             "tool": "pybuildssl",
             "recipe": {"name": r.name, "sha256": r.digest(), "resolved": r.to_dict()},
-            "target": {"os": r.os, "arch": r.arch, "vendor": r.vendor, "libc": r.libc, "triple": r.target},
+            "target": {"os": r.os, "arch": r.arch, "vendor": r.vendor, "libc": r.libc, "triple": r.target,
+                       "glibc": r.glibc},
+            "toolchain": {"kind": plan.toolchain.kind, "id": plan.toolchain.id},
             "openssl": {"version": r.openssl.version, "openssldir": r.openssldir,
                         "options": list(r.openssl_options), "linkage": "static"},
             "cpython": {"version": r.cpython.version, "shared": r.cpython_shared,
@@ -271,6 +354,13 @@ class Builder:
             "sources": [
                 {"name": s.name, "version": s.version, "sha256": s.sha256, "url": s.urls[0]}
                 for s in (r.openssl, r.cpython)
+            ],
+            # libraries linked statically into the extension modules (Linux)
+            "components": [
+                {"name": n, "version": s.version, "sha256": self._used_pins.get(n) or s.sha256,
+                 "pinned_as": s.pinned_as(self._used_pins.get(n) or s.sha256), "url": s.urls[0],
+                 "license": components_mod.SPECS[n].license, "modules": list(components_mod.SPECS[n].modules)}
+                for n, s in r.components.items()
             ],
             "component_keys": dict(plan.keys),
             "build_prefix": platforms.get(r.os).PYTHON_PREFIX,

@@ -8,9 +8,12 @@ executor (fetch, extract, the ssl patch, relocation fix-ups, packaging); the
 others are commands.
 
 Components are cached by their inputs (:func:`component_keys`): the OpenSSL
-key covers its source pin, patches, Configure arguments and the compiler;
-the CPython key covers its own inputs *and* the OpenSSL key and the rendered
-ssl patch, so a change to CPython's knobs alone rebuilds no OpenSSL.
+key covers its source pin, patches, Configure arguments and the toolchain;
+each library component (Linux: zlib, xz, sqlite, ... see components.py) has
+its own key from its pin, the toolchain and the keys of what it is built
+against; the CPython key covers its own inputs *and* every other key and
+the rendered ssl patch.  A change to one library rebuilds it and CPython,
+nothing else; a change to CPython's knobs alone rebuilds no library.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from . import components as components_mod
 from .recipe import Recipe
+from .toolchain import Toolchain
 
 #: Bump to invalidate cached components after a change in how they are built.
 OPENSSL_LOGIC_VERSION = "1"
-CPYTHON_LOGIC_VERSION = "3"
+CPYTHON_LOGIC_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,13 @@ class Dirs:
     cpython_out: Path     # CACHE/components/cpython-KEY (DESTDIR of CPython's install)
     prefix: Path          # cpython_out + PYTHON_PREFIX: the installed tree
     jobs: int
+    #: CACHE/components/NAME-KEY for each library component (Linux), in build order
+    component_out: Mapping[str, Path] = field(default_factory=dict)
+
+    @property
+    def deps(self) -> Path:
+        """The merged deps prefix's DESTDIR (components' trees, for CPython's configure)."""
+        return self.work / "deps"
 
     @property
     def openssl_src(self) -> Path:
@@ -72,9 +84,22 @@ class Plan:
     dirs: Dirs
     steps: tuple[Step, ...]
     artifact_name: str
+    toolchain: Toolchain = Toolchain("cc", "cc")
 
     def component_steps(self, component: str) -> list[Step]:
         return [s for s in self.steps if s.component == component]
+
+    @property
+    def order(self) -> list[str]:
+        """Cached components in build order: openssl, the libraries, cpython."""
+        return ["openssl", *self.dirs.component_out, "cpython"]
+
+    def out_dir(self, component: str) -> Path:
+        if component == "openssl":
+            return self.dirs.openssl_out
+        if component == "cpython":
+            return self.dirs.cpython_out
+        return self.dirs.component_out[component]
 
     def to_json(self) -> dict:
         return {
@@ -82,6 +107,11 @@ class Plan:
             "recipe_sha256": self.recipe.digest(),
             "target": {"os": self.recipe.os, "arch": self.recipe.arch, "vendor": self.recipe.vendor},
             "openssldir": self.recipe.openssldir,
+            "glibc_floor": self.recipe.glibc,
+            "toolchain": {"kind": self.toolchain.kind, "id": self.toolchain.id},
+            "components": {n: {"version": c.version, "sha256": c.sha256,
+                               "alternatives": [a.sha256 for a in c.alternatives]}
+                           for n, c in self.recipe.components.items()},
             "fallback": [list(x) for x in self.recipe.fallback],
             "component_keys": dict(self.keys),
             "artifact": self.artifact_name,
@@ -93,14 +123,35 @@ def _h(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def component_keys(recipe: Recipe, *, toolchain: str, ssl_patch: str) -> dict[str, str]:
+def _toolchain(recipe: Recipe, toolchain: "str | Toolchain") -> Toolchain:
+    """A Toolchain; a bare string is an id (plans printed without looking at the host)."""
+    if isinstance(toolchain, Toolchain):
+        return toolchain
+    from . import toolchain as tc
+
+    if recipe.toolchain == "zig":
+        return tc.describe(recipe, zig="zig", zig_version=toolchain)
+    return Toolchain("cc", toolchain)
+
+
+def component_keys(recipe: Recipe, *, toolchain: "str | Toolchain", ssl_patch: str) -> dict[str, str]:
     """Cache keys from each component's inputs (pure)."""
+    tid = _toolchain(recipe, toolchain).id
     r = recipe.raw
-    openssl = _h(OPENSSL_LOGIC_VERSION, toolchain, recipe.os, recipe.arch, recipe.libc,
+    openssl = _h(OPENSSL_LOGIC_VERSION, tid, recipe.os, recipe.arch, recipe.libc,
                  r["openssl"], r["build"]["cflags"])
-    cpython = _h(CPYTHON_LOGIC_VERSION, openssl, r["cpython"], r["build"]["cflags"], r["build"]["strip"],
-                 r["build"]["source_date_epoch"], ssl_patch)
-    return {"openssl": openssl, "cpython": cpython}
+    keys = {"openssl": openssl}
+    for name in recipe.components:
+        spec = components_mod.SPECS[name]
+        keys[name] = _h(components_mod.LOGIC_VERSION, name, tid, recipe.os, recipe.arch, recipe.libc,
+                        r[name], r["build"]["cflags"], r["build"]["source_date_epoch"],
+                        {dep: keys[dep] for dep in spec.depends})
+    parts: list[object] = [CPYTHON_LOGIC_VERSION, openssl, r["cpython"], r["build"]["cflags"], r["build"]["strip"],
+                           r["build"]["source_date_epoch"], ssl_patch]
+    if recipe.components:
+        parts.append({n: keys[n] for n in recipe.components})
+    keys["cpython"] = _h(*parts)
+    return keys
 
 
 def artifact_name(recipe: Recipe) -> str:
@@ -108,11 +159,12 @@ def artifact_name(recipe: Recipe) -> str:
             f"{recipe.name}.tar.{recipe.compression}")
 
 
-def make_plan(recipe: Recipe, *, cache_dir: Path, jobs: int, toolchain: str, ssl_patch: str) -> Plan:
+def make_plan(recipe: Recipe, *, cache_dir: Path, jobs: int, toolchain: "str | Toolchain", ssl_patch: str) -> Plan:
     from . import platforms
 
     plat = platforms.get(recipe.os)
-    keys = component_keys(recipe, toolchain=toolchain, ssl_patch=ssl_patch)
+    tc = _toolchain(recipe, toolchain)
+    keys = component_keys(recipe, toolchain=tc, ssl_patch=ssl_patch)
     openssl_out = cache_dir / "components" / f"openssl-{keys['openssl']}"
     cpython_out = cache_dir / "components" / f"cpython-{keys['cpython']}"
     dirs = Dirs(
@@ -122,6 +174,7 @@ def make_plan(recipe: Recipe, *, cache_dir: Path, jobs: int, toolchain: str, ssl
         cpython_out=cpython_out,
         prefix=cpython_out / plat.PYTHON_PREFIX.lstrip("/"),
         jobs=jobs,
+        component_out={n: cache_dir / "components" / f"{n}-{keys[n]}" for n in recipe.components},
     )
     fetch = [
         Step(f"{c}.fetch", c, ("pybuildssl:fetch", c, src.sha256), str(dirs.work), {})
@@ -136,12 +189,39 @@ def make_plan(recipe: Recipe, *, cache_dir: Path, jobs: int, toolchain: str, ssl
              str(dirs.openssl_src if c == "openssl" else dirs.cpython_src), {})
         for c, src in (("openssl", recipe.openssl), ("cpython", recipe.cpython)) for p in src.patches
     ]
+    libraries: list[Step] = []
+    for name, src in recipe.components.items():
+        src_dir = components_mod.src(dirs, name)
+        libraries += [
+            Step(f"{name}.fetch", name, ("pybuildssl:fetch", name, src.sha256), str(dirs.work), {}),
+            Step(f"{name}.extract", name, ("pybuildssl:extract", name, str(src_dir)), str(dirs.work), {}),
+            *[Step(f"{name}.patch", name, ("pybuildssl:apply-patch", p["file"], p["sha256"]), str(src_dir), {})
+              for p in src.patches],
+            *components_mod.steps(recipe, dirs, name, dict(tc.env)),
+        ]
     steps = [
         fetch[0], extract_openssl, *[p for p in patches if p.component == "openssl"],
-        *plat.openssl_steps(recipe, dirs),
+        *_with_env(plat.openssl_steps(recipe, dirs), tc),
+        *libraries,
         fetch[1], extract_cpython, *[p for p in patches if p.component == "cpython"],
-        *plat.cpython_steps(recipe, dirs),
+        *components_mod.merge_step(recipe, dirs),
+        *_with_env(plat.cpython_steps(recipe, dirs), tc),
         Step("package", "package", ("pybuildssl:package", str(dirs.prefix), artifact_name(recipe)),
              str(dirs.prefix), {}),
     ]
-    return Plan(recipe=recipe, keys=keys, dirs=dirs, steps=tuple(steps), artifact_name=artifact_name(recipe))
+    return Plan(recipe=recipe, keys=keys, dirs=dirs, steps=tuple(steps), artifact_name=artifact_name(recipe),
+                toolchain=tc)
+
+
+def _with_env(steps: list[Step], tc: Toolchain) -> list[Step]:
+    """The toolchain's environment (CC, ...) on every command step (a step's own values win),
+    and its relocations (sysconfig's CC names the build host's compiler) on the relocate step."""
+    out = []
+    for s in steps:
+        if s.name == "cpython.relocate" and tc.relocations:
+            s = Step(s.name, s.component, (*s.argv[:3], *(f"{old}={new}" for old, new in tc.relocations),
+                                           *s.argv[3:]), s.cwd, s.env)
+        elif tc.env and not s.internal:
+            s = Step(s.name, s.component, s.argv, s.cwd, {**tc.env, **s.env})
+        out.append(s)
+    return out

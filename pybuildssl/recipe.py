@@ -28,6 +28,11 @@ OSES = ("linux", "macos", "windows")
 ARCHES = ("x86_64", "aarch64", "arm64")
 COMPRESSIONS = ("gz", "xz", "zst")
 WINDOWS_TRUST_MODES = ("enumeration", "winstore", "both")
+TOOLCHAINS = ("auto", "zig", "cc")
+#: Third-party libraries built from source for Linux artifacts, in build order
+#: (pybuildssl/components.py says how each is built and what it feeds).
+COMPONENTS = ("zlib", "bzip2", "xz", "libffi", "sqlite", "ncurses", "readline", "libuuid",
+              "gdbm", "tcl", "tk")
 
 
 @dataclass(frozen=True)
@@ -39,15 +44,19 @@ class Key:
     required: bool = False
 
 
-def _source_schema(what: str) -> dict[str, Key]:
+def _source_schema(what: str, required: bool = True) -> dict[str, Key]:
+    need = "" if required else " (required when the component is built)"
     return {
-        "version": Key(str, None, f"{what} version, X.Y.Z", required=True),
-        "url": Key(str, None, "upstream URL; `{version}` is replaced", required=True),
+        "version": Key(str, None, f"{what} version" + (", X.Y.Z" if required else "") + need, required=required),
+        "url": Key(str, None, "upstream URL; `{version}` is replaced" + need, required=required),
         "mirrors": Key(list, [], "further URLs tried in order after `url`"),
-        "sha256": Key(str, None, "sha256 of the archive (64 hex digits)", required=True),
+        "sha256": Key(str, None, "sha256 of the archive (64 hex digits)" + need, required=required),
         "size": Key(int, 0, "size in bytes (0: not checked)"),
         "configure_args": Key(list, [], "extra arguments appended to the configure command"),
         "patches": Key(list, [], "files under recipes/patches/, each `{file = ..., sha256 = ...}`"),
+        "alternatives": Key(list, [], "other pinned tarballs of the same version (a distribution's repack), "
+                                      "each `{sha256 = ..., size = N, file = ..., url = ..., note = ...}`; "
+                                      "found in the cache or a --source-dir by sha256"),
     }
 
 
@@ -62,6 +71,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "arch": Key(str, None, "CPU architecture", ARCHES, required=True),
         "vendor": Key(str, "generic", "trust-store vendor from the layout table, `generic` or `auto` (the build host's)"),
         "libc": Key(str, "glibc", "C library (linux): glibc or musl", ("glibc", "musl", "")),
+        "glibc": Key(str, "", "glibc floor (linux), X.Y: no ELF file may need a GLIBC_ symbol version above it; "
+                              "reached with Zig (`build.toolchain`); empty: the build host's glibc"),
     },
     "openssl": {
         **_source_schema("OpenSSL"),
@@ -86,13 +97,34 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "source_date_epoch": Key(int, 1700000000, "mtime of every archive member (SOURCE_DATE_EPOCH wins)"),
         "verify": Key(bool, True, "run `pybuildssl verify` after the build"),
         "cflags": Key(str, "", "extra CFLAGS for every component"),
+        "toolchain": Key(str, "auto", "C toolchain: `zig` (targets `target.glibc`), `cc` (the host's $CC), "
+                                      "`auto` (zig when a glibc floor is set on Linux)", TOOLCHAINS),
+    },
+    "components": {
+        "tkinter": Key(bool, False, "build Tcl/Tk and _tkinter (Linux: the artifact then needs libX11 from the host)"),
+        "gdbm": Key(bool, False, "build GNU dbm and the _gdbm/_dbm modules (GPL-3.0)"),
     },
     "verify": {
         "allow_libraries": Key(list, [], "shared libraries the artifact may need besides glibc's family"),
     },
 }
 
+for _c in COMPONENTS:
+    SCHEMA[_c] = _source_schema(_c, required=False)
+
 SOURCE_SECTIONS = ("openssl", "cpython")
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """Another tarball of the same version, pinned by its own sha256 and size
+    (for example a distribution's repack of the upstream release)."""
+
+    sha256: str
+    size: int
+    file: str = ""
+    url: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,10 +137,22 @@ class Source:
     size: int
     configure_args: tuple[str, ...]
     patches: tuple[Mapping[str, str], ...]
+    alternatives: tuple[Alternative, ...] = ()
 
     @property
     def urls(self) -> tuple[str, ...]:
         return tuple(u.replace("{version}", self.version) for u in (self.url, *self.mirrors))
+
+    @property
+    def pins(self) -> tuple[tuple[str, int], ...]:
+        """(sha256, size) of every acceptable tarball, the upstream one first (size 0: unchecked)."""
+        return ((self.sha256, self.size), *((a.sha256, a.size) for a in self.alternatives))
+
+    def pinned_as(self, sha256: str) -> str:
+        """"primary", "alternative" or "" for a tarball with this sha256."""
+        if sha256 == self.sha256:
+            return "primary"
+        return "alternative" if any(a.sha256 == sha256 for a in self.alternatives) else ""
 
     @property
     def filename(self) -> str:
@@ -128,6 +172,7 @@ class Recipe:
     arch: str
     vendor: str
     libc: str
+    glibc: str
     openssl: Source
     openssldir: str
     openssl_options: tuple[str, ...]
@@ -144,11 +189,18 @@ class Recipe:
     verify: bool
     cflags: str
     allow_libraries: tuple[str, ...]
+    toolchain: str = "cc"
+    #: Components built from source (Linux), enabled ones only, in build order.
+    components: Mapping[str, Source] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
     def target(self) -> str:
         return f"{self.os}-{self.arch}"
+
+    @property
+    def glibc_tuple(self) -> tuple[int, ...]:
+        return tuple(int(x) for x in self.glibc.split(".")) if self.glibc else ()
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved recipe as plain data (what `recipes show` prints)."""
@@ -262,11 +314,15 @@ def parse_override(text: str) -> tuple[str, str, Any]:
         raise RecipeError(f"--set {text!r}: expected section.key=value",
                           hint="for example --set openssl.version=3.5.7")
     section, dot, sub = key.rpartition(".")
+    name = sub if dot else key
+    spec = SCHEMA.get(section, {}).get(name)
     try:
         parsed = _toml.loads(f"v = {value}")["v"]
     except _toml.TOMLDecodeError:
         parsed = value
-    return section, sub if dot else key, parsed
+    if spec is not None and spec.type is str and not isinstance(parsed, str):
+        parsed = value.strip()  # target.glibc=2.28 or a sha256 of digits is text, not a number
+    return section, name, parsed
 
 
 def load(name_or_path: str, overrides: list[str] | tuple[str, ...] = (),
@@ -355,7 +411,21 @@ def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
         raise RecipeError(f"{origin.get('openssl.options', where)}: key 'openssl.options' has 'no-winstore'",
                           hint="Windows recipes need OpenSSL's winstore loader; remove the option")
     fallback = tuple(table.fallback(target["os"])) if values["trust"]["fallback"] else ()
-    raw = {s or "recipe": dict(v) for s, v in values.items()}
+    glibc = target["glibc"]
+    if glibc and (not re.match(r"^2\.\d+$", glibc) or target["os"] != "linux" or target["libc"] != "glibc"):
+        raise RecipeError(f"{origin.get('target.glibc', where)}: key 'target.glibc' is {glibc!r}",
+                          hint="a glibc floor is X.Y (for example 2.17) and only for Linux glibc targets; "
+                               "empty means the build host's glibc")
+    toolchain = values["build"]["toolchain"]
+    if toolchain == "auto":
+        toolchain = "zig" if glibc else "cc"
+    components: dict[str, Source] = {}
+    if target["os"] == "linux":
+        for name in enabled_components(values["components"]):
+            components[name] = _source(name, values[name], origin, where, component=True)
+    raw = {s or "recipe": dict(v) for s, v in values.items()
+           if s not in COMPONENTS or s in components}
+    raw["build"]["toolchain_resolved"] = toolchain
     raw["target"]["vendor"] = vendor
     raw["openssl"]["openssldir"] = openssldir
     raw["trust"]["fallback_list"] = [list(x) for x in fallback]
@@ -370,19 +440,39 @@ def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
         jobs=values["build"]["jobs"], strip=values["build"]["strip"],
         compression=values["build"]["compression"], source_date_epoch=values["build"]["source_date_epoch"],
         verify=values["build"]["verify"], cflags=values["build"]["cflags"],
-        allow_libraries=tuple(values["verify"]["allow_libraries"]), raw=raw,
+        allow_libraries=tuple(values["verify"]["allow_libraries"]), glibc=glibc,
+        toolchain=toolchain, components=components, raw=raw,
     )
+
+
+def enabled_components(switches: Mapping[str, Any]) -> list[str]:
+    """Component sections a Linux build compiles, in build order."""
+    off = set()
+    if not switches.get("tkinter"):
+        off |= {"tcl", "tk"}
+    if not switches.get("gdbm"):
+        off.add("gdbm")
+    return [c for c in COMPONENTS if c not in off]
 
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
-def _source(section: str, v: dict[str, Any], origin: dict[str, str], where: str) -> Source:
+def _source(section: str, v: dict[str, Any], origin: dict[str, str], where: str,
+            component: bool = False) -> Source:
+    for key in ("version", "url", "sha256"):
+        if v[key] is None:
+            raise RecipeError(f"{where}: missing required key '{section}.{key}'",
+                              hint=f"component {section} is built for this target: pin it "
+                                   "(recipes/_common.toml holds the shipped pins)")
     sha = v["sha256"].lower()
     w = origin.get(f"{section}.sha256", where)
     if not _HEX64.match(sha):
         raise RecipeError(f"{w}: key '{section}.sha256' must be 64 hex digits, got {v['sha256']!r}")
-    if not re.match(r"^\d+\.\d+\.\d+", v["version"]):
+    if component and not re.match(r"^\d+(\.\d+)+([-+.~][0-9A-Za-z.+-]+)?$", v["version"]):
+        raise RecipeError(f"{origin.get(section + '.version', where)}: key '{section}.version' "
+                          f"must look like X.Y[.Z][-SUFFIX], got {v['version']!r}")
+    if not component and not re.match(r"^\d+\.\d+\.\d+", v["version"]):
         raise RecipeError(f"{origin.get(section + '.version', where)}: key '{section}.version' "
                           f"must look like X.Y.Z, got {v['version']!r}")
     # A pin belongs to a version: whoever changes the version must give its sha256.
@@ -393,6 +483,22 @@ def _source(section: str, v: dict[str, Any], origin: dict[str, str], where: str)
             f"without a matching '{section}.sha256' (the pin comes from {origin.get(section + '.sha256')})",
             hint=f"set {section}.sha256 (and {section}.size) for {v['version']} in the same place")
     size = v["size"] if origin.get(f"{section}.size") == v_from else 0
+    alternatives: list[Alternative] = []
+    # Alternatives are pins of the version set in the same layer; a later
+    # layer that changes the version drops them (as it drops the size).
+    if origin.get(f"{section}.alternatives") == v_from:
+        aw = origin.get(f"{section}.alternatives", where)
+        for i, a in enumerate(v["alternatives"]):
+            ok = (isinstance(a, dict) and _HEX64.match(str(a.get("sha256", "")).lower())
+                  and isinstance(a.get("size"), int) and not isinstance(a.get("size"), bool) and a["size"] > 0
+                  and set(a) <= {"sha256", "size", "file", "url", "note"}
+                  and all(isinstance(a.get(k, ""), str) for k in ("file", "url", "note")))
+            if not ok:
+                raise RecipeError(f"{aw}: key '{section}.alternatives[{i}]' must be "
+                                  "{sha256 = \"64 hex digits\", size = BYTES, file = \"NAME\", url = \"URL\", "
+                                  "note = \"TEXT\"} (file, url and note optional)")
+            alternatives.append(Alternative(sha256=a["sha256"].lower(), size=a["size"], file=a.get("file", ""),
+                                            url=a.get("url", ""), note=a.get("note", "")))
     for i, p in enumerate(v["patches"]):
         if not (isinstance(p, dict) and isinstance(p.get("file"), str) and _HEX64.match(str(p.get("sha256", "")))):
             raise RecipeError(f"{origin.get(section + '.patches', where)}: key '{section}.patches[{i}]' "
@@ -400,5 +506,5 @@ def _source(section: str, v: dict[str, Any], origin: dict[str, str], where: str)
     return Source(
         name=section, version=v["version"], url=v["url"], mirrors=tuple(v["mirrors"]),
         sha256=sha, size=size, configure_args=tuple(v["configure_args"]),
-        patches=tuple(v["patches"]),
+        patches=tuple(v["patches"]), alternatives=tuple(alternatives),
     )

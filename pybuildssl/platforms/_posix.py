@@ -62,11 +62,15 @@ def cpython_env(recipe: "Recipe", d: "Dirs", base: dict[str, str]) -> dict[str, 
     return {**base, "CFLAGS": cflags}
 
 
-def relocate_step(d: "Dirs") -> Step:
-    """Rewrite the install prefix and every build path left in text files."""
+def relocate_step(d: "Dirs", extra: tuple[str, ...] = ()) -> Step:
+    """Rewrite the install prefix and every build path left in text files.
+
+    Each further argument is ``OLD=NEW`` (split at the last ``=``), applied in
+    order; ``extra`` pairs come before the work directory's, which contains them.
+    """
     return Step("cpython.relocate", "cpython",
                 ("pybuildssl:relocate", str(d.prefix), PYTHON_PREFIX,
-                 f"{d.openssl_root}={OPENSSL_PREFIX}", f"{d.work}={BUILD_PLACEHOLDER}"),
+                 f"{d.openssl_root}={OPENSSL_PREFIX}", *extra, f"{d.work}={BUILD_PLACEHOLDER}"),
                 str(d.prefix), {})
 
 

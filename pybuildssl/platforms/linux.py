@@ -1,10 +1,17 @@
-"""Linux targets: static OpenSSL linked into _ssl/_hashlib, $ORIGIN rpaths."""
+"""Linux targets: static OpenSSL linked into _ssl/_hashlib, $ORIGIN rpaths.
+
+The libraries CPython's extension modules need (zlib, xz, sqlite, ncurses,
+...) are built from source as static components (pybuildssl/components.py)
+and the whole build uses the recipe's toolchain (pybuildssl/toolchain.py):
+Zig aimed at the recipe's glibc floor, or the host's cc.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from . import _posix
+from .. import components
 from ._posix import OPENSSL_PREFIX, PYTHON_PREFIX  # noqa: F401  (the Platform protocol)
 from ..errors import RecipeError
 from ..plan import Step
@@ -15,12 +22,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 OPENSSL_TARGETS = {"x86_64": "linux-x86_64", "aarch64": "linux-aarch64"}
 
-#: Debian packages the build needs (tool or header -> package).
+#: Debian packages the build needs (tool -> package).  No library headers:
+#: every library is a component built from source.  ``cc`` is checked only
+#: for the cc toolchain (Zig brings its own compiler and libc headers).
 PREREQUISITES = {
-    "cc": "gcc", "make": "make", "perl": "perl", "patchelf": "patchelf",
-    "ffi.h": "libffi-dev", "zlib.h": "zlib1g-dev", "bzlib.h": "libbz2-dev", "lzma.h": "liblzma-dev",
-    "sqlite3.h": "libsqlite3-dev", "readline/readline.h": "libreadline-dev",
-    "ncursesw/curses.h": "libncurses-dev", "uuid/uuid.h": "uuid-dev",
+    "cc": "gcc", "make": "make", "perl": "perl", "patchelf": "patchelf", "ar": "binutils",
+    # Debian's libffi orig is a git tree without configure (components.py)
+    "autoreconf": "autoconf", "automake": "automake", "libtoolize": "libtool",
 }
 
 
@@ -42,12 +50,13 @@ def openssl_steps(recipe: "Recipe", d: "Dirs") -> list[Step]:
 
 def cpython_steps(recipe: "Recipe", d: "Dirs") -> list[Step]:
     _check(recipe)
-    configure = _posix.cpython_configure(recipe, d, [])
-    env = _posix.cpython_env(recipe, d, {})
+    configure = _posix.cpython_configure(recipe, d, components.cpython_configure_args(recipe))
+    env = _posix.cpython_env(recipe, d, components.cpython_env(recipe, d))
+    extra = (f"{components.deps_root(d)}={components.DEPS_PREFIX}",) if recipe.components else ()
     fixups = [
         # --with-openssl-rpath cannot carry $ORIGIN; patchelf sets it after the build.
         Step("cpython.rpath", "cpython", ("pybuildssl:set-rpath", str(d.prefix), "$ORIGIN/../lib"),
              str(d.prefix), {}),
-        _posix.relocate_step(d),
+        _posix.relocate_step(d, extra),
     ]
     return _posix.cpython_steps(recipe, d, configure, env, fixups)

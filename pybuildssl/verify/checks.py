@@ -27,8 +27,11 @@ from .report import FAIL, PASS, SKIP, WARN, Report
 PROBE = Path(__file__).with_name("probe.py")
 
 #: glibc's own libraries: what a portable Linux artifact may need from the host.
+#: Not libcrypt.so.1: glibc 2.38 dropped libcrypt and distributions ship
+#: libxcrypt's instead, so a recipe that needs it must say so in
+#: ``verify.allow_libraries`` (CPython 3.13 removed _crypt; nothing needs it).
 GLIBC_FAMILY = ("libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1",
-                "libcrypt.so.1", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1", "libresolv.so.2")
+                "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1", "libresolv.so.2")
 #: Modules a complete CPython build provides (checked by import).
 STDLIB_MODULES = ("ssl", "hashlib", "sqlite3", "ctypes", "lzma", "bz2", "zlib", "readline", "curses",
                   "uuid", "decimal", "json", "venv", "ensurepip")
@@ -324,6 +327,62 @@ def check_elf(t: Target, r: Report) -> list[elf.ELFInfo]:
                "glibc's family plus, allowed by the recipe: " + ", ".join(extra_allowed)),
               external=sorted(external))
     return infos
+
+
+def _vtuple(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split("."))
+
+
+def check_glibc_floor(t: Target, infos: list[elf.ELFInfo], r: Report) -> None:
+    """glibc.floor: no ELF file needs a GLIBC_ symbol version above the recipe's floor.
+
+    Every offender is listed (file and versions above the floor).  Without a
+    floor the finding is skipped and says what the artifact does need.
+    """
+    if t.os != "linux":
+        r.add("glibc.floor", SKIP, f"glibc applies to Linux artifacts; this is {t.os}")
+        return
+    m = t.manifest or {}
+    floor = m.get("target", {}).get("glibc") or m.get("recipe", {}).get("resolved", {}).get("target", {}).get("glibc")
+    need: dict[str, tuple[int, ...]] = {}
+    above: dict[str, list[str]] = {}
+    for info in infos:
+        rel = os.path.relpath(info.path, t.root)
+        top = info.max_version("GLIBC_")
+        if top is None:
+            continue
+        need[rel] = top
+        if floor:
+            versions = sorted({v for vs in info.version_needs.values() for v in vs
+                               if v.startswith("GLIBC_") and _glibc_above(v, _vtuple(floor))}, key=_glibc_key)
+            if versions:
+                above[rel] = versions
+    highest = max(need.values(), default=None)
+    hi_text = "GLIBC_" + ".".join(map(str, highest)) if highest else "no GLIBC_ version"
+    by = sorted(k for k, v in need.items() if v == highest)[:3] if highest else []
+    if not floor:
+        r.add("glibc.floor", SKIP, f"the recipe sets no glibc floor (target.glibc); the artifact needs {hi_text}"
+              + (f" (by {', '.join(by)})" if by else ""), highest=hi_text)
+        return
+    if above:
+        entries = [f"{k}: {', '.join(v)}" for k, v in sorted(above.items())]
+        r.add("glibc.floor", FAIL, f"{len(above)} ELF files need glibc above the floor {floor}: " + "; ".join(entries),
+              floor=floor, highest=hi_text, offenders=entries)
+    else:
+        r.add("glibc.floor", PASS, f"{len(need)} ELF files need at most {hi_text} (floor {floor})",
+              floor=floor, highest=hi_text)
+
+
+def _glibc_key(v: str) -> tuple[int, ...]:
+    try:
+        return _vtuple(v[len("GLIBC_"):])
+    except ValueError:
+        return ()
+
+
+def _glibc_above(v: str, floor: tuple[int, ...]) -> bool:
+    key = _glibc_key(v)
+    return bool(key) and key > floor
 
 
 def check_build_paths(t: Target, r: Report) -> None:

@@ -49,17 +49,28 @@ def test_cpython_configure_linux(name):
     root = p.dirs.openssl_out / "opt/pybuildssl/openssl"
     assert argv(p, "cpython.configure") == [
         "../cpython-src/configure", "--prefix=/opt/pybuildssl/python",
-        f"--with-openssl={root}", "--with-openssl-rpath=no", "--with-ensurepip=install", "--enable-shared"]
+        f"--with-openssl={root}", "--with-openssl-rpath=no", "--with-ensurepip=install", "--enable-shared",
+        # every library is a component; nothing on the build host may bring a module back
+        "--with-system-expat=no", "--with-system-libmpdec=no",
+        "py_cv_module__gdbm=n/a", "py_cv_module__dbm=n/a", "py_cv_module__tkinter=n/a"]
     assert argv(p, "cpython.rpath") == ["pybuildssl:set-rpath", str(p.dirs.prefix), "$ORIGIN/../lib"]
     install = [s for s in p.steps if s.name == "cpython.install"][0]
     assert install.env["SOURCE_DATE_EPOCH"] == "1700000000"
     conf = [s for s in p.steps if s.name == "cpython.configure"][0]
     assert conf.cwd == str(p.dirs.cpython_build)
-    assert conf.env == {"CFLAGS": f"-ffile-prefix-map={p.dirs.work}=/opt/pybuildssl/build "
-                                  f"-ffile-prefix-map={root}=/opt/pybuildssl/openssl"}
+    assert conf.env["CFLAGS"] == (f"-ffile-prefix-map={p.dirs.work}=/opt/pybuildssl/build "
+                                  f"-ffile-prefix-map={root}=/opt/pybuildssl/openssl")
+    triple = {"linux-aarch64-generic": "aarch64-linux-gnu.2.17"}.get(name, "x86_64-linux-gnu.2.17")
+    assert conf.env["CC"] == f"zig cc -target {triple} -fno-sanitize=undefined"
+    deps = p.dirs.work / "deps/opt/pybuildssl/deps"
+    assert conf.env["CPPFLAGS"] == f"-I{deps}/include" and conf.env["PKG_CONFIG_LIBDIR"] == f"{deps}/lib/pkgconfig"
+    assert conf.env["LIBREADLINE_LIBS"] == f"-L{deps}/lib -lreadline -lncursesw"
     assert argv(p, "cpython.relocate") == [
         "pybuildssl:relocate", str(p.dirs.prefix), "/opt/pybuildssl/python",
-        f"{root}=/opt/pybuildssl/openssl", f"{p.dirs.work}=/opt/pybuildssl/build"]
+        f"zig c++ -target {triple} -fno-sanitize=undefined=c++",
+        f"zig cc -target {triple} -fno-sanitize=undefined=cc",
+        f"{root}=/opt/pybuildssl/openssl", f"{deps}=/opt/pybuildssl/deps",
+        f"{p.dirs.work}=/opt/pybuildssl/build"]
 
 
 def test_the_ssl_patch_comes_before_configure_and_package_last():
