@@ -169,6 +169,8 @@ CHECKS: dict[str, str] = {
                          "absolute interpreter in a shebang",
     "reloc.openssl-dirs": "OpenSSL never searches its compiled MODULESDIR/ENGINESDIR (static with `no-module`), "
                           "or the provider modules ship in the artifact (WARN otherwise)",
+    "openssl.openssldir": "OPENSSLDIR is the target's own location, never a build or user-writable path; on "
+                          "Windows, under a root only administrators can write (CVE-2019-1552)",
     "python.starts": "the interpreter runs from the relocated directory (the probe prints its facts)",
     "python.prefix": "`sys.prefix`, sysconfig paths and config variables follow the new location",
     "python.modules": "the standard library's extension modules import (WARN names those that do not)",

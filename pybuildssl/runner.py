@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import collections
 import os
-import selectors
+import queue
 import subprocess
+import threading
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -20,6 +21,15 @@ from .errors import BuildError, PrerequisiteError
 from .ui import UI, Heartbeat
 
 TAIL_LINES = 25
+
+
+def _pump(stream, chunks: "queue.Queue[bytes]") -> None:
+    """Copy a pipe into a queue; an empty chunk marks its end."""
+    try:
+        for chunk in iter(lambda: stream.read1(65536), b""):
+            chunks.put(chunk)
+    finally:
+        chunks.put(b"")
 
 
 class Runner:
@@ -54,15 +64,17 @@ class Runner:
 
                 logf.write(f"> {shlex.join(argv)}\n".encode())
                 logf.flush()
-            sel = selectors.DefaultSelector()
-            sel.register(proc.stdout, selectors.EVENT_READ)
+            # A reader thread, not selectors: pipes cannot be selected on Windows.
+            chunks: queue.Queue[bytes] = queue.Queue()
+            reader = threading.Thread(target=_pump, args=(proc.stdout, chunks), daemon=True)
+            reader.start()
             partial = b""
             while True:
-                ready = sel.select(timeout=1.0)
-                if not ready:
+                try:
+                    chunk = chunks.get(timeout=1.0)
+                except queue.Empty:
                     beat.tick(tail[-1] if tail else "")
                     continue
-                chunk = os.read(proc.stdout.fileno(), 65536)
                 if not chunk:
                     break
                 if logf:
@@ -70,7 +82,7 @@ class Runner:
                 partial += chunk
                 *lines, partial = partial.split(b"\n")
                 for raw in lines:
-                    text = raw.decode("utf-8", "replace")
+                    text = raw.decode("utf-8", "replace").rstrip("\r")
                     tail.append(text)
                     self.ui.output(text)
                 beat.tick(tail[-1] if tail else "")

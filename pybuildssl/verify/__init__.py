@@ -135,6 +135,7 @@ def verify(path: Path, *, layouts_arg: str | None = None, expect_openssl: str | 
             checks.check_glibc_floor(t, infos, r)
             checks.check_build_paths(t, r)
             checks.check_openssl_dirs(t, r)
+            checks.check_openssldir(t, r)
         if not t.runnable:
             for cid in ("python.starts", "python.prefix", "ssl.import", "ssl.version", "trust.patch",
                         "trust.default-paths"):

@@ -419,6 +419,27 @@ def _binary(p: Path, data: bytes) -> bool:
     return data[:4] == b"\x7fELF" or p.suffix in (".pyc", ".a", ".o") or b"\0" in data[:8192]
 
 
+def check_openssldir(t: Target, r: Report) -> None:
+    """OPENSSLDIR must not be a place an unprivileged user could plant openssl.cnf in."""
+    m = t.manifest or {}
+    d = m.get("openssl", {}).get("openssldir")
+    if not d:
+        r.add("openssl.openssldir", SKIP, "no manifest: OPENSSLDIR unknown (doctor reports it from the interpreter)")
+        return
+    if t.os == "windows":
+        from ..platforms import windows
+
+        problem = windows.openssldir_problem(d)
+        r.add("openssl.openssldir", FAIL if problem else PASS,
+              f"OPENSSLDIR {d} {problem}" if problem else f"OPENSSLDIR {d} is writable by administrators only")
+        return
+    build_like = [p for p in m.get("build_paths", []) if p and d.startswith(p)]
+    if build_like or not d.startswith("/") or d.startswith(("/tmp/", "/var/tmp/", "/home/", "/root/")):
+        r.add("openssl.openssldir", FAIL, f"OPENSSLDIR {d} is a build or user-writable location")
+    else:
+        r.add("openssl.openssldir", PASS, f"OPENSSLDIR {d} (the target's own trust and openssl.cnf location)")
+
+
 def check_openssl_dirs(t: Target, r: Report) -> None:
     m = t.manifest or {}
     opts = m.get("openssl", {}).get("options", [])
