@@ -814,3 +814,14 @@ def test_patch_source_tree(tmp_path):
     assert not (lib / ("ssl.py" + trust.BACKUP_SUFFIX)).exists()
     with pytest.raises(PatchError, match="no Lib/ssl.py"):
         trust.patch_source_tree(tmp_path, "linux")
+
+
+def test_windows_winstore_mode_turns_enumeration_off_and_only_then():
+    winstore = trust.render_patch("windows", windows_mode="winstore")
+    assert "SSLContext._windows_cert_stores = ()" in winstore
+    for mode in ("enumeration", "both"):
+        assert "_windows_cert_stores" not in trust.render_patch("windows", windows_mode=mode)
+    ns = {"SSLContext": type("SSLContext", (), {"_windows_cert_stores": ("CA", "ROOT")}),
+          "get_default_verify_paths": lambda: None, "os": __import__("os"), "sys": __import__("sys")}
+    exec(compile(winstore, "<winstore>", "exec"), ns)
+    assert ns["SSLContext"]._windows_cert_stores == ()

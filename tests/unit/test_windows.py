@@ -275,12 +275,15 @@ def test_windows_block_keeps_enumeration_and_adds_no_posix_fallback(mode):
     block = trust.render_patch("windows", windows_mode=mode)
     assert "/etc/" not in block and "/private/" not in block and "/opt/" not in block
     ns: dict = {}
+    context = type("SSLContext", (), {"_windows_cert_stores": ("CA", "ROOT")})
     exec(compile(block, "<windows block>", "exec"), {**ns, "__name__": "ssl_block_probe",
                                                     "os": __import__("os"), "sys": __import__("sys"),
-                                                    "_ssl": None, "_SSLContext": object, "SSLContext": object,
+                                                    "_ssl": None, "_SSLContext": object, "SSLContext": context,
                                                     "SSLError": Exception,
                                                     "get_default_verify_paths": lambda: None}, ns)
     assert ns["_PYBUILDSSL_FALLBACK"] == () and ns["_PYBUILDSSL_WINDOWS_MODE"] == mode
+    # enumeration stays on except in "winstore", where OpenSSL's winstore is the only source
+    assert context._windows_cert_stores == (() if mode == "winstore" else ("CA", "ROOT"))
     # it overrides nothing: enumeration (load_default_certs) and the stock
     # get_default_verify_paths() / set_default_verify_paths() stay as they are
     assert "get_default_verify_paths" not in ns and "_pybuildssl_set_default_verify_paths" not in ns
