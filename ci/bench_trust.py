@@ -158,6 +158,18 @@ def calls(exe: str, n: int, variants: list[dict], layout=None) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def unpatch(prefix: Path) -> None:
+    """Strip the block from a (hard-linked) copy: a new file, never a write in place."""
+    for ssl_py in trust.find_ssl_py(prefix):
+        text = ssl_py.read_text(encoding="utf-8")
+        if trust.is_patched(text):
+            tmp = ssl_py.with_suffix(".tmp")
+            tmp.write_text(trust.strip_from_text(text), encoding="utf-8")
+            os.replace(tmp, ssl_py)
+            for pyc in (ssl_py.parent / "__pycache__").glob("ssl.*.pyc"):
+                pyc.unlink()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--python", type=Path, default=Path("/root/.pyenv/versions/3.12.1"))
@@ -170,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict = {"python": str(args.python)}
     with tempfile.TemporaryDirectory(prefix="pybuildssl-bench-") as tmp:
-        stock = interpreter(copy_prefix(args.python, Path(tmp) / "stock"))
+        stock_prefix = copy_prefix(args.python, Path(tmp) / "stock")
+        unpatch(stock_prefix)  # a pybuildssl artifact is patched already: its stock twin is not
+        stock = interpreter(stock_prefix)
         patched_prefix = copy_prefix(args.python, Path(tmp) / "patched")
         trust.patch_prefix(patched_prefix)
         patched = interpreter(patched_prefix)

@@ -145,14 +145,19 @@ def _pybuildssl_forget(kind, path):
 def _pybuildssl_choose(notes=None):
     """(source, (kind, path) or None): where default trust comes from now."""
     parts = _ssl.get_default_verify_paths()
-    value = os.environ.get(_PYBUILDSSL_OPT_OUT_ENV, "")
+    environ = os.environ
+    value = environ.get(_PYBUILDSSL_OPT_OUT_ENV, "")
     if value and value != "0":
         return "disabled", None
-    environ = os.environ
     if (parts[0] and parts[0] in environ) or (parts[2] and parts[2] in environ):
         return "env", None
     found = False
-    for kind, path in (("file", parts[1]), ("dir", parts[3])):
+    # The hashed directory first: usable, it answers from the cache after one
+    # stat, and a missing CA file (the usual case with a hashed directory)
+    # costs a failed stat more.  Explanations keep the file-then-dir order.
+    compiled = (("file", parts[1]), ("dir", parts[3])) if notes is not None else (
+        ("dir", parts[3]), ("file", parts[1]))
+    for kind, path in compiled:
         reason = _pybuildssl_probe(kind, path, False)
         if notes is not None:
             notes.append(("compiled", kind, path, reason or "usable"))
