@@ -117,7 +117,9 @@ def main() -> int:
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    say(f"* cold build in {cache}")
+    fresh = not (cache / "components").is_dir()
+    fig["cold_is_cold"] = fresh  # False: --cache named a used cache, "cold" is then a first build in it
+    say(f"* {'cold' if fresh else 'first (reused cache)'} build in {cache}")
     fig["cold"] = build(args.recipe, sets, cache, dist, args.jobs, source_dirs)
     say(f"  {fig['cold']['seconds']} s: OpenSSL {fig['cold']['openssl']} s, libraries {fig['cold']['libraries_total']} s "
         f"{fig['cold']['libraries']}, CPython {fig['cold']['cpython']} s")

@@ -9,12 +9,15 @@ clean.  :func:`check_artifact` copies an artifact in, adds a test CA the
 Debian way (``/usr/local/share/ca-certificates`` + ``update-ca-certificates``
 inside the root), and runs a script under ``chroot`` that imports the
 extension modules and makes a verified HTTPS request to a loopback server
-whose certificate that CA issued.  The chroot shares the host's network
-namespace, so 127.0.0.1 is the same loopback.
+whose certificate that CA issued.  The chroot runs in private mount and PID
+namespaces with a /proc of its own (glibc resolves ``$ORIGIN`` in RUNPATH
+through /proc/self/exe, as on any real system; nothing is mounted on the
+host) and shares the host's network namespace, so 127.0.0.1 is the same
+loopback.
 
     python3 ci/oldroot.py ARTIFACT      # prints the check's JSON; exit 1 when it fails
 
-Needs root (debootstrap, chroot) and the debootstrap package (ci/setup.sh
+Needs root (debootstrap, chroot, unshare) and the debootstrap package (ci/setup.sh
 installs it).
 """
 
@@ -128,6 +131,13 @@ def ensure_root(*, today: datetime.date | None = None, log=lambda m: print(m, fi
     return root
 
 
+def in_root(root: Path, argv: list[str]) -> list[str]:
+    """argv run inside ``root``: chroot, in private mount and PID namespaces with a /proc of their
+    own (glibc resolves ``$ORIGIN`` in RUNPATH through /proc/self/exe, as on any real system);
+    nothing is mounted on the host."""
+    return ["unshare", "--mount", "--pid", "--fork", f"--mount-proc={root}/proc", "chroot", str(root), *argv]
+
+
 def fresh_copy(template: Path, dest: Path) -> Path:
     """A private copy of the cached root (cp -a keeps devices, owners and links)."""
     subprocess.run(["cp", "-a", str(template), str(dest)], check=True)
@@ -153,12 +163,12 @@ def check_artifact(artifact: Path, workdir: Path, *, template: Path | None = Non
     ca_dir.mkdir(parents=True, exist_ok=True)
     (ca_dir / TEST_CA_NAME).write_bytes(ca.cert_pem)
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}
-    upd = subprocess.run(["chroot", str(root), "update-ca-certificates"], capture_output=True, text=True,
+    upd = subprocess.run(in_root(root, ["update-ca-certificates"]), capture_output=True, text=True,
                          env=env, timeout=300)
     if upd.returncode != 0:
         raise RuntimeError(f"update-ca-certificates in the old root failed: {upd.stderr[-1000:]}")
     with HTTPSServer(ca.issue("localhost", "127.0.0.1")) as server:
-        proc = subprocess.run(["chroot", str(root), interp, "-I", "-c", CHECK_SCRIPT, server.url()],
+        proc = subprocess.run(in_root(root, [interp, "-I", "-c", CHECK_SCRIPT, server.url()]),
                               capture_output=True, text=True, env=env, timeout=300)
     result = None
     if proc.returncode == 0 and proc.stdout.strip():

@@ -147,6 +147,7 @@ class Builder:
                 continue
             if not checked:
                 check_prerequisites(self.recipe, self.runner)
+                toolchain.install(plan.toolchain)
                 checked = True
             if out.exists():
                 shutil.rmtree(out)
@@ -226,6 +227,23 @@ class Builder:
             return
         raise PrerequisiteError(f"this SQLite source is the full tree (no {generated}): generating the "
                                 "amalgamation needs tclsh, which is missing", hint="apt-get install -y tcl")
+
+    def _do_install_files(self, plan: Plan, log: Path, dest: str, *specs: str) -> None:
+        """Copy built files into DEST/SUBDIR: each spec is ``SUBDIR=FILE[|FILE...]`` (the first that exists)."""
+        cwd = Path(self._step.cwd) if self._step else Path(".")
+        lines = []
+        for spec in specs:
+            sub, _, choices = spec.partition("=")
+            src = next((cwd / c for c in choices.split("|") if (cwd / c).is_file()), None)
+            if src is None:
+                raise BuildError(f"{self._step.name if self._step else 'install'}: none of {choices} was built in {cwd}",
+                                 step=self._step.name if self._step else "install", log_path=str(log))
+            target = Path(dest) / sub / src.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+            lines.append(f"{src} -> {target}")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("\n".join(lines) + "\n")
 
     def _do_merge_deps(self, plan: Plan, log: Path, dest: str, *outs: str) -> None:
         """One deps prefix for CPython: every component's tree, hard-linked (copied across devices)."""

@@ -179,6 +179,13 @@ def steps(recipe: "Recipe", d: "Dirs", name: str, base_env: dict[str, str]) -> l
         result.append(Step("sqlite.make", name, (*make, "libsqlite3.la"), cwd, e))
     else:
         result.append(Step(f"{name}.make", name, make, cwd, e))
+    if name == "sqlite":
+        # Only the library and its header: `make install` would also build the
+        # sqlite3 shell (the amalgamation compiled a second time, ~1 min).
+        result.append(Step("sqlite.install", name, ("pybuildssl:install-files", f"{out}{DEPS_PREFIX}",
+                                                    "lib=.libs/libsqlite3.a", "include=sqlite3.h",
+                                                    "include=sqlite3ext.h|src/sqlite3ext.h"), cwd, {}))
+        return result
     install = "install-static" if name == "readline" else "install"
     result.append(Step(f"{name}.install", name, ("make", install, f"DESTDIR={out}"), cwd, e))
     return result
@@ -194,6 +201,8 @@ def cpython_env(recipe: "Recipe", d: "Dirs") -> dict[str, str]:
     inc, lib = f"-I{r}/include", f"-L{r}/lib"
     c = recipe.components
     out = {
+        # __DATE__/__TIME__ in sys.version come from it: reproducible builds
+        "SOURCE_DATE_EPOCH": str(recipe.source_date_epoch),
         "CPPFLAGS": inc,
         "LDFLAGS": lib,
         # PKG_CONFIG_LIBDIR replaces pkg-config's default search path: no .pc
@@ -217,7 +226,10 @@ def cpython_env(recipe: "Recipe", d: "Dirs") -> dict[str, str]:
         if name not in c:
             continue
         for var, flags in pairs:
-            cf = f"{inc} {inc}/ncursesw" if var in ("CURSES", "PANEL") else inc
+            # what each library's .pc file says: CPython's configure trusts it for the
+            # header's place (a found "uuid" means <uuid.h>, in include/uuid/)
+            cf = {"CURSES": f"{inc} {inc}/ncursesw", "PANEL": f"{inc} {inc}/ncursesw",
+                  "LIBUUID": f"{inc}/uuid"}.get(var, inc)
             out[f"{var}_CFLAGS"] = cf
             out[f"{var}_LIBS"] = f"{lib} {flags}"
     return out

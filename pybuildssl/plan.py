@@ -29,7 +29,7 @@ from .recipe import Recipe
 from .toolchain import Toolchain
 
 #: Bump to invalidate cached components after a change in how they are built.
-OPENSSL_LOGIC_VERSION = "1"
+OPENSSL_LOGIC_VERSION = "3"
 CPYTHON_LOGIC_VERSION = "4"
 
 
@@ -123,14 +123,14 @@ def _h(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _toolchain(recipe: Recipe, toolchain: "str | Toolchain") -> Toolchain:
-    """A Toolchain; a bare string is an id (plans printed without looking at the host)."""
+def _toolchain(recipe: Recipe, toolchain: "str | Toolchain", cache_dir: Path = Path("/cache")) -> Toolchain:
+    """A Toolchain; a bare string is an id (plans made without looking at the host)."""
     if isinstance(toolchain, Toolchain):
         return toolchain
     from . import toolchain as tc
 
     if recipe.toolchain == "zig":
-        return tc.describe(recipe, zig="zig", zig_version=toolchain)
+        return tc.describe(recipe, zig="zig", zig_version=toolchain, cache_dir=cache_dir)
     return Toolchain("cc", toolchain)
 
 
@@ -145,7 +145,7 @@ def component_keys(recipe: Recipe, *, toolchain: "str | Toolchain", ssl_patch: s
         spec = components_mod.SPECS[name]
         keys[name] = _h(components_mod.LOGIC_VERSION, name, tid, recipe.os, recipe.arch, recipe.libc,
                         r[name], r["build"]["cflags"], r["build"]["source_date_epoch"],
-                        {dep: keys[dep] for dep in spec.depends})
+                        {dep: keys[dep] for dep in spec.depends}, _commands(recipe, name))
     parts: list[object] = [CPYTHON_LOGIC_VERSION, openssl, r["cpython"], r["build"]["cflags"], r["build"]["strip"],
                            r["build"]["source_date_epoch"], ssl_patch]
     if recipe.components:
@@ -159,11 +159,19 @@ def artifact_name(recipe: Recipe) -> str:
             f"{recipe.name}.tar.{recipe.compression}")
 
 
+def _commands(recipe: Recipe, name: str) -> list:
+    """A component's build commands, planned in fixed placeholder directories: a change to how
+    it is built (an argument, a flag, a step) changes its key without a manual version bump."""
+    fake = Dirs(work=Path("/W"), openssl_out=Path("/O"), openssl_root=Path("/O"), cpython_out=Path("/P"),
+                prefix=Path("/P"), jobs=1, component_out={n: Path("/C") / n for n in recipe.components})
+    return [[s.name, list(s.argv), sorted(s.env.items())] for s in components_mod.steps(recipe, fake, name, {})]
+
+
 def make_plan(recipe: Recipe, *, cache_dir: Path, jobs: int, toolchain: "str | Toolchain", ssl_patch: str) -> Plan:
     from . import platforms
 
     plat = platforms.get(recipe.os)
-    tc = _toolchain(recipe, toolchain)
+    tc = _toolchain(recipe, toolchain, cache_dir)
     keys = component_keys(recipe, toolchain=tc, ssl_patch=ssl_patch)
     openssl_out = cache_dir / "components" / f"openssl-{keys['openssl']}"
     cpython_out = cache_dir / "components" / f"cpython-{keys['cpython']}"

@@ -45,7 +45,13 @@ def _check(recipe: "Recipe") -> None:
 
 def openssl_steps(recipe: "Recipe", d: "Dirs") -> list[Step]:
     _check(recipe)
-    return _posix.openssl_steps(recipe, d, OPENSSL_TARGETS[recipe.arch], {})
+    steps = _posix.openssl_steps(recipe, d, OPENSSL_TARGETS[recipe.arch], {})
+    # OpenSSL's own flags have no -g, but zig cc emits debug info anyway (with
+    # the work directory in it): -g0, as with gcc.  Not -ffile-prefix-map:
+    # OpenSSL records its flags in libcrypto (`openssl version -f`), path included.
+    conf = steps[0]
+    steps[0] = Step(conf.name, conf.component, (*conf.argv, "-g0"), conf.cwd, conf.env)
+    return steps
 
 
 def cpython_steps(recipe: "Recipe", d: "Dirs") -> list[Step]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -130,10 +131,10 @@ def test_components_build_static_pic_with_a_neutral_prefix_and_no_build_paths():
         conf = [s for s in p.steps if s.component == c and s.name in (f"{c}.configure", f"{c}.make")][0]
         assert "-fPIC" in conf.env["CFLAGS"]
         assert f"-ffile-prefix-map={p.dirs.work}=/opt/pybuildssl/build" in conf.env["CFLAGS"]
-        assert conf.env["CC"] == "zig cc -target x86_64-linux-gnu.2.17 -fno-sanitize=undefined"
+        assert conf.env["CC"] == "cc" and conf.env["PATH"].startswith(p.toolchain.bin_dir + ":")
         install = step(p, f"{c}.install").argv
-        assert any(a.startswith(f"DESTDIR={p.dirs.component_out[c]}") or
-                   a == f"PREFIX={p.dirs.component_out[c]}/opt/pybuildssl/deps" for a in install)
+        assert any(a in (f"DESTDIR={p.dirs.component_out[c]}", f"PREFIX={p.dirs.component_out[c]}/opt/pybuildssl/deps",
+                         f"{p.dirs.component_out[c]}/opt/pybuildssl/deps") for a in install), install
     for c in ("xz", "libffi", "sqlite", "readline", "libuuid"):
         assert {"--prefix=/opt/pybuildssl/deps", "--disable-shared", "--with-pic"} <= set(step(p, f"{c}.configure").argv)
     assert step(p, "zlib.configure").argv == ("./configure", "--prefix=/opt/pybuildssl/deps", "--static")
@@ -147,6 +148,8 @@ def test_components_build_static_pic_with_a_neutral_prefix_and_no_build_paths():
     assert f"-ffile-prefix-map={ncurses_root}=/opt/pybuildssl/deps" in rl.env["CFLAGS"]
     assert step(p, "readline.install").argv[:2] == ("make", "install-static")
     assert "-DSQLITE_ENABLE_FTS5" in step(p, "sqlite.configure").env["CFLAGS"]
+    # the library and its header only: `make install` would compile the shell too
+    assert step(p, "sqlite.install").argv[2:4] == ("lib=.libs/libsqlite3.a", "include=sqlite3.h")
     assert step(p, "libffi.autoreconf").argv[0] == "pybuildssl:autoreconf"
 
 
@@ -161,6 +164,7 @@ def test_cpython_sees_only_the_deps_prefix():
                      ("LIBREADLINE", "-lreadline -lncursesw")):
         assert env[f"{var}_LIBS"] == f"-L{deps}/lib {lib}"
         assert env[f"{var}_CFLAGS"].startswith(f"-I{deps}/include")
+    assert env["LIBUUID_CFLAGS"] == f"-I{deps}/include/uuid"  # configure then includes <uuid.h>
     assert "TCLTK_LIBS" not in env and "GDBM_LIBS" not in env
 
 
@@ -185,13 +189,18 @@ def test_the_toolchain_enters_every_key():
     assert host["zlib"] != a["zlib"]
 
 
-def test_the_relocate_step_turns_the_zig_command_back_into_cc():
-    p = plan_for(tc=toolchain.describe(recipe.load("linux-x86_64-generic"), zig="/z/zig", zig_version="0.15.2"))
+def test_the_build_sees_plain_cc_and_the_relocate_step_maps_the_deps_prefix():
+    tc = toolchain.describe(recipe.load("linux-x86_64-generic"), zig="/z/zig", zig_version="0.15.2",
+                            cache_dir=CACHE, host_path="/usr/bin")
+    p = plan_for(tc=tc)
+    assert step(p, "cpython.configure").env["CC"] == "cc"  # what sysconfig and OpenSSL record
+    assert step(p, "openssl.configure").env["PATH"] == f"{tc.bin_dir}:/usr/bin"
     argv = step(p, "cpython.relocate").argv
-    assert "/z/zig cc -target x86_64-linux-gnu.2.17 -fno-sanitize=undefined=cc" in argv
+    assert not any("zig" in a for a in argv)
     assert argv.index(f"{p.dirs.work / 'deps/opt/pybuildssl/deps'}=/opt/pybuildssl/deps") < \
         argv.index(f"{p.dirs.work}=/opt/pybuildssl/build")
-    assert p.to_json()["toolchain"] == {"kind": "zig", "id": "zig 0.15.2 x86_64-linux-gnu.2.17 -fno-sanitize=undefined"}
+    assert p.to_json()["toolchain"] == {"kind": "zig", "id": "zig 0.15.2 x86_64-linux-gnu.2.17 "
+                                        "-fno-sanitize=undefined -Wno-error=date-time wrapper 2"}
     assert p.to_json()["components"]["libffi"]["alternatives"]
 
 
@@ -206,9 +215,43 @@ def test_without_a_floor_the_host_cc_builds_the_same_components():
 
 def test_describe_zig_for_each_arch(tmp_path):
     r = recipe.load("linux-aarch64-generic")
-    tc = toolchain.describe(r, zig="/z", zig_version="0.15.2", cache_dir=tmp_path)
-    assert tc.env["CC"] == "/z cc -target aarch64-linux-gnu.2.17 -fno-sanitize=undefined"
-    assert tc.env["ZIG_GLOBAL_CACHE_DIR"] == str(tmp_path / "zig")
+    tc = toolchain.describe(r, zig="/z", zig_version="0.15.2", cache_dir=tmp_path, zig_cache=tmp_path / "zc")
+    assert tc.bin_dir.startswith(str(tmp_path / "toolchain" / "zig-")) and tc.env["CXX"] == "c++"
+    text = tc.files[tc.bin_dir + "/cc"]
+    assert "exec '/z' cc -target aarch64-linux-gnu.2.17 -fno-sanitize=undefined -Wno-error=date-time \"$@\"" in text
+    assert f"ZIG_GLOBAL_CACHE_DIR='{tmp_path / 'zc'}'" in text
+    # CPython links libpython with -Wl,-hSONAME, which zig's driver does not take, and
+    # libpython3.so from nothing but libpython3.13.so, which zig hands to clang with a bad triple
+    assert '-Wl,-h*) a="-Wl,-soname,${a#-Wl,-h}"' in text
+    empty = tc.bin_dir + "/empty.c"
+    assert f"set -- \"$@\" '{empty}'" in text and empty in tc.files
+    other = toolchain.describe(r, zig="/elsewhere/zig", zig_version="0.15.2", cache_dir=tmp_path)
+    assert other.bin_dir != tc.bin_dir and other.id == tc.id  # another install, same compiler
+
+
+def test_install_writes_the_wrappers_and_warms_zig_from_the_root_once(tmp_path):
+    tc = toolchain.describe(recipe.load("linux-x86_64-generic"), zig="/z", zig_version="0.15.2",
+                            cache_dir=tmp_path, zig_cache=tmp_path / "zc")
+    calls = []
+    toolchain.install(tc, run=lambda argv, cwd: calls.append((argv, cwd)) or 0)
+    assert os.access(tc.bin_dir + "/cc", os.X_OK) and Path(tc.bin_dir, "c++").read_text() == tc.files[tc.bin_dir + "/c++"]
+    assert calls and all(cwd == "/" and argv[0] == tc.bin_dir + "/cc" for argv, cwd in calls)
+    assert any("-shared" in argv for argv, _ in calls) and any("-O3" in argv for argv, _ in calls)
+    toolchain.install(tc, run=lambda argv, cwd: calls.append("again") or 0)
+    assert "again" not in calls  # the stamp in the zig cache says it is warm
+    fresh = toolchain.describe(recipe.load("linux-x86_64-generic"), zig="/z", zig_version="0.15.2",
+                               cache_dir=tmp_path, zig_cache=tmp_path / "zc2")
+    with pytest.raises(PrerequisiteError):
+        toolchain.install(fresh, run=lambda argv, cwd: 1)
+
+
+def test_the_zig_cache_is_outside_the_build_cache(monkeypatch, tmp_path):
+    monkeypatch.delenv("PYBUILDSSL_ZIG_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert toolchain.default_zig_cache() == tmp_path / "zig-pybuildssl"
+    assert not str(toolchain.default_zig_cache()).startswith(str(tmp_path / "pybuildssl"))
+    monkeypatch.setenv("PYBUILDSSL_ZIG_CACHE", "/z/cache")
+    assert toolchain.default_zig_cache() == Path("/z/cache")
 
 
 class _Done:
@@ -224,7 +267,7 @@ def test_a_missing_zig_says_how_to_install_it(monkeypatch, tmp_path):
     assert f"pip install 'ziglang=={toolchain.ZIG_TESTED}'" in e.value.hint and "target.glibc=" in e.value.hint
     monkeypatch.setattr(toolchain, "find_zig", lambda: "/opt/zig")
     tc = toolchain.identify(recipe.load("linux-x86_64-generic"), lambda argv: _Done("0.15.2\n"), tmp_path)
-    assert tc.id.startswith("zig 0.15.2 x86_64-linux-gnu.2.17")
+    assert tc.id.startswith("zig 0.15.2 x86_64-linux-gnu.2.17") and tc.env["PATH"].startswith(tc.bin_dir)
 
 
 def test_pybuildssl_zig_wins(monkeypatch):
