@@ -301,3 +301,49 @@ def test_package_spec():
     for bad in ["openssl", "=openssl", "Open=ssl", "a=b c"]:
         with pytest.raises(argparse.ArgumentTypeError):
             fs.parse_package_spec(bad)
+
+
+# --- repacks and the recipe's pins ------------------------------------------------
+
+@pytest.mark.parametrize("debian,expected", [
+    ("1:1.3.dfsg+really1.3.1-1+deb13u1", ("1.3.dfsg+really1.3.1", True, "1.3.1")),
+    ("8.6.16+dfsg-1", ("8.6.16+dfsg", True, "8.6.16")),
+    ("6.5+20250216-2", ("6.5+20250216", False, "6.5+20250216")),
+    ("3.4.8-2", ("3.4.8", False, "3.4.8")),
+])
+def test_split_upstream(debian, expected):
+    assert fs.split_upstream(debian) == expected
+
+
+def _result(key, sha, debian_version, **kw):
+    upstream, repacked, holds = fs.split_upstream(debian_version)
+    return fs.Result(key, key, debian_version, upstream, sha, 123, f"/d/{key}_{upstream}.orig.tar.gz",
+                     False, None, repacked, holds, **kw)
+
+
+def test_classify_against_the_recipes_pins():
+    pins = fs.recipe_sources("linux-x86_64-generic")
+    zlib = pins["zlib"]
+    # Debian's dfsg repack is pinned as an alternative: nothing to override
+    r = _result("zlib", zlib.alternatives[0].sha256, "1:1.3.dfsg+really1.3.1-1")
+    assert fs.classify(r, zlib) == [] and r.pinned_as == "alternative"
+    # the upstream pin: the recipe's own values (the recipe's version spelling, not Debian's)
+    nc = pins["ncurses"]
+    r = _result("ncurses", nc.sha256, "6.5+20250216-2")
+    assert fs.classify(r, nc) == ["--set ncurses.version=6.5-20250216", f"--set ncurses.sha256={nc.sha256}",
+                                  "--set ncurses.size=123"] and r.pinned_as == "primary"
+    # an unpinned repack is refused with the entry to add
+    r = _result("zlib", "e" * 64, "1:1.3.dfsg+really1.3.2-1")
+    with pytest.raises(fs.FetchError) as e:
+        fs.classify(r, zlib)
+    assert "[zlib].alternatives" in str(e.value) and "e" * 64 in str(e.value) and "zlib 1.3.2" in str(e.value)
+    # an unpinned, unmarked orig is taken as upstream's tarball of Debian's version
+    r = _result("openssl", "f" * 64, "3.5.7-1~deb13u2")
+    assert fs.classify(r, pins["openssl"])[0] == "--set openssl.version=3.5.7" and r.pinned_as == "override"
+
+
+def test_the_default_packages_cover_every_default_component():
+    from pybuildssl import recipe
+
+    keys = {k for k, _ in fs.DEFAULT_PACKAGES}
+    assert set(recipe.load("linux-x86_64-generic").components) | {"openssl", "cpython"} == keys
