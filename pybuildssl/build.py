@@ -383,16 +383,28 @@ class Builder:
             "component_keys": dict(plan.keys),
             "build_prefix": platforms.get(r.os).PYTHON_PREFIX,
             # verify searches every file for these: no build path may be left behind
-            "build_paths": [str(self.cache_dir.resolve())],
+            "build_paths": self.build_paths(),
             "build_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)),
             "build_time_note": "SOURCE_DATE_EPOCH of the build, so that archives are reproducible",
             "files": files,
         }
 
+    def build_paths(self) -> list[str]:
+        """Where the build happened: what no file of the artifact may name.
+
+        The work trees, the staged components and the generated toolchain
+        wrappers; not the whole cache, which may also hold the build's own
+        tools (a virtualenv with Zig, whose include paths debug info names as
+        it names gcc's).
+        """
+        root = self.cache_dir.resolve()
+        return [str(root / sub) for sub in ("work", "components", "toolchain")]
+
     def _package(self, plan: Plan) -> tuple[Path, dict, bool]:
         r = self.recipe
         epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or r.source_date_epoch)
-        key = _sha(json.dumps([plan.keys["cpython"], r.digest(), epoch, package.MANIFEST_SCHEMA]))[:16]
+        key = _sha(json.dumps([plan.keys["cpython"], r.digest(), epoch, package.MANIFEST_SCHEMA,
+                               self.build_paths()]))[:16]
         cached = self.cache_dir / "artifacts" / key / plan.artifact_name
         dest = self.dist_dir / plan.artifact_name
         packaged = False
