@@ -8,7 +8,7 @@ inside a private mount namespace laid out by ``sandbox.layout_for``.  Each
 asserts the verdict and the first suggested fix, and most then *apply* that
 fix and run doctor again to prove it works.
 
-Run with ``python3 -m pytest -m integration tests/integration/test_doctor.py``.
+Run with ``python3 -m pytest -m integration tests/integration/test_doctor_interpreters.py``.
 """
 
 from __future__ import annotations
