@@ -56,6 +56,8 @@ def unpacked_size(archive: Path) -> int:
 
 def build(name: str, sets: list[str], cache: Path, dist: Path, jobs: int, source_dirs: list[Path]) -> dict:
     r = recipe.load(name, sets)
+    # one dist directory per build: every variant's archive has the same name
+    dist = Path(tempfile.mkdtemp(prefix="build-", dir=dist))
     start = time.monotonic()
     res = Builder(r, cache_dir=cache, dist_dir=dist, source_dirs=source_dirs, jobs=jobs,
                   ui=UI(stream=io.StringIO())).build()

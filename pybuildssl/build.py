@@ -345,9 +345,16 @@ class Builder:
         for sub in ("test", "idlelib/idle_test", "tkinter/test", "lib2to3/tests"):
             if (lib / sub).is_dir():
                 shutil.rmtree(lib / sub)
+        if self.recipe.cpython_shared:
+            # The static libpython (~50 MB) is only for embedding Python statically;
+            # the shared build's interpreter and extensions use libpython3.X.so.
+            for a in lib.glob("config-*/libpython*.a"):
+                a.unlink()
         elf = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and _is_elf(p)]
         if elf:
-            self.runner.run(["strip", "--strip-debug", *map(str, elf)], log=log, step="cpython.strip")
+            # --strip-unneeded: debug info and the static symbol tables; the
+            # dynamic symbols every loader and extension needs stay.
+            self.runner.run(["strip", "--strip-unneeded", *map(str, elf)], log=log, step="cpython.strip")
 
     def _do_package(self, plan: Plan, log: Path, prefix: str, name: str) -> None:  # pragma: no cover
         raise AssertionError("packaging is done by Builder._package")

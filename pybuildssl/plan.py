@@ -31,6 +31,8 @@ from .toolchain import Toolchain
 #: Bump to invalidate cached components after a change in how they are built.
 OPENSSL_LOGIC_VERSION = "3"
 CPYTHON_LOGIC_VERSION = "4"
+#: What --strip does (build.py _do_strip); enters the key of stripped builds only.
+STRIP_LOGIC_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,8 @@ def component_keys(recipe: Recipe, *, toolchain: "str | Toolchain", ssl_patch: s
                            r["build"]["source_date_epoch"], ssl_patch]
     if recipe.components:
         parts.append({n: keys[n] for n in recipe.components})
+    if recipe.strip:
+        parts.append(f"strip {STRIP_LOGIC_VERSION}")
     keys["cpython"] = _h(*parts)
     return keys
 

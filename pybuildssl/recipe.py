@@ -92,7 +92,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "build": {
         "jobs": Key(int, 0, "parallel make jobs (0: CPU count)"),
-        "strip": Key(bool, False, "strip debug info and drop the test suite"),
+        "strip": Key(bool, False, "strip debug info and symbol tables, drop the test suite and (shared builds) the static libpython"),
         "compression": Key(str, "gz", "artifact compression", COMPRESSIONS),
         "source_date_epoch": Key(int, 1700000000, "mtime of every archive member (SOURCE_DATE_EPOCH wins)"),
         "verify": Key(bool, True, "run `pybuildssl verify` after the build"),

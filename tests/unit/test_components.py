@@ -332,3 +332,30 @@ def test_glibc_floor_passes_at_the_floor_and_skips_without_one(tmp_path):
 
 def test_libcrypt_is_not_in_glibcs_family_any_more():
     assert "libcrypt.so.1" not in checks.GLIBC_FAMILY and "libc.so.6" in checks.GLIBC_FAMILY
+
+
+# ------------------------------------------------------------------ --strip ---
+
+def test_strip_drops_tests_and_the_static_libpython_and_strips_unneeded(tmp_path):
+    from pybuildssl.build import Builder
+
+    class FakeRunner:
+        def __init__(self):
+            self.calls = []
+
+        def run(self, argv, **kw):
+            self.calls.append(list(argv))
+
+    root = tmp_path / "prefix"
+    lib = root / "lib" / "python3.13"
+    (lib / "test").mkdir(parents=True)
+    (lib / "os.py").write_text("")
+    (lib / "config-3.13-x86_64-linux-gnu").mkdir()
+    (lib / "config-3.13-x86_64-linux-gnu" / "libpython3.13.a").write_bytes(b"!<arch>\n")
+    (root / "lib" / "libpython3.13.so.1.0").write_bytes(b"\x7fELF" + b"\0" * 60)
+    runner = FakeRunner()
+    b = Builder(recipe.load("linux-x86_64-generic", ["build.strip=true"]), cache_dir=tmp_path / "c", runner=runner)
+    b._do_strip(None, tmp_path / "strip.log", str(root))
+    assert not (lib / "test").exists() and not list(lib.glob("config-*/libpython*.a"))
+    assert runner.calls == [["strip", "--strip-unneeded", str(root / "lib" / "libpython3.13.so.1.0")]]
+    assert keys("build.strip=true")["cpython"] != keys()["cpython"]
