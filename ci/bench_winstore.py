@@ -117,11 +117,9 @@ class HarnessError(Exception):
 # ----------------------------------------------------------------- inputs ---
 
 def cache_root() -> Path:
-    env = os.environ.get("PYBUILDSSL_CACHE")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return Path(xdg) / "pybuildssl" if xdg else Path.home() / ".cache" / "pybuildssl"
+    from pybuildssl.build import default_cache_dir
+
+    return default_cache_dir()
 
 
 def recipe_patch(name: str = PATCH_NAME) -> tuple[Path, str]:

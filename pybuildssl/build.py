@@ -34,6 +34,7 @@ from .plan import Plan, Step, make_plan
 from .recipe import Recipe
 from .runner import Runner
 from .ui import UI, human_size
+from .verify import elf
 
 STAMP = ".complete.json"
 
@@ -350,11 +351,11 @@ class Builder:
             # the shared build's interpreter and extensions use libpython3.X.so.
             for a in lib.glob("config-*/libpython*.a"):
                 a.unlink()
-        elf = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and _is_elf(p)]
-        if elf:
+        binaries = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and elf.is_elf(p)]
+        if binaries:
             # --strip-unneeded: debug info and the static symbol tables; the
             # dynamic symbols every loader and extension needs stay.
-            self.runner.run(["strip", "--strip-unneeded", *map(str, elf)], log=log, step="cpython.strip")
+            self.runner.run(["strip", "--strip-unneeded", *map(str, binaries)], log=log, step="cpython.strip")
 
     def _do_package(self, plan: Plan, log: Path, prefix: str, name: str) -> None:  # pragma: no cover
         raise AssertionError("packaging is done by Builder._package")
@@ -437,10 +438,3 @@ def _sha(text: str) -> str:
 
     return hashlib.sha256(text.encode()).hexdigest()
 
-
-def _is_elf(p: Path) -> bool:
-    try:
-        with open(p, "rb") as f:
-            return f.read(4) == b"\x7fELF"
-    except OSError:
-        return False
