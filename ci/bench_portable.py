@@ -21,7 +21,7 @@
    artifacts, the figure that shows the Debian 11 test bites.
 
 Sources come from --source-dir / PYBUILDSSL_SOURCE_DIRS, overrides from the
-arguments or PYBUILDSSL_TEST_SETS (lines of ``--set k=v``).
+arguments, over the override file PYBUILDSSL_OVERRIDES (``ci/fetch_sources.py --overrides-out``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import argparse
 import io
 import json
 import os
-import shlex
 import statistics
 import subprocess
 import sys
@@ -55,7 +54,8 @@ def unpacked_size(archive: Path) -> int:
 
 
 def build(name: str, sets: list[str], cache: Path, dist: Path, jobs: int, source_dirs: list[Path]) -> dict:
-    r = recipe.load(name, sets)
+    files = [os.environ["PYBUILDSSL_OVERRIDES"]] if os.environ.get("PYBUILDSSL_OVERRIDES") else []
+    r = recipe.load(name, sets, override_files=files)
     # one dist directory per build: every variant's archive has the same name
     dist = Path(tempfile.mkdtemp(prefix="build-", dir=dist))
     start = time.monotonic()
@@ -109,8 +109,6 @@ def main() -> int:
     ap.add_argument("sets", nargs="*", help="recipe overrides (key=value; a leading --set is accepted)")
     args = ap.parse_args()
     sets = [s for s in args.sets if s != "--set"]
-    if not sets and os.environ.get("PYBUILDSSL_TEST_SETS"):
-        sets = [s for line in os.environ["PYBUILDSSL_TEST_SETS"].splitlines() for s in shlex.split(line) if s != "--set"]
     source_dirs = args.source_dir + sources.source_dirs_from_env()
     cache = args.cache or Path(tempfile.mkdtemp(prefix="pybuildssl-bench-portable-"))
     dist = Path(tempfile.mkdtemp(prefix="pybuildssl-bench-dist-"))

@@ -481,12 +481,12 @@ def run_scenarios(builds: dict[str, CrossBuild], *, log=lambda s: None) -> tuple
 
 # -------------------------------------------------------------------- CLI ---
 
-def _sets_to_pin(sets: Sequence[str]) -> tuple[str, str]:
+def _sets_to_pin(sets: Sequence[str], override_files: Sequence[Path] = ()) -> tuple[str, str]:
     from pybuildssl import recipe
 
     # only the OpenSSL pin matters here; also takes `--set K=V` token lists
     overrides = [x for x in sets if x != "--set" and x.startswith("openssl.") and "=" in x]
-    r = recipe.load("windows-x86_64-winstore", overrides)
+    r = recipe.load("windows-x86_64-winstore", overrides, override_files=override_files)
     return r.openssl.version, r.openssl.sha256
 
 
@@ -494,6 +494,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source-dir", action="append", type=Path, default=[])
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--overrides", action="append", type=Path, default=[], metavar="FILE",
+                    help="a recipe override file (ci/fetch_sources.py --overrides-out)")
     ap.add_argument("--rebuild", action="store_true", help="rebuild even when the cache has both builds")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -502,7 +504,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         installed = ensure_packages()
         if installed:
             progress("installed " + " ".join(installed))
-        version, sha = _sets_to_pin(args.sets)
+        version, sha = _sets_to_pin(args.sets, args.overrides)
         tarball = source_tarball(version, sha, args.source_dir)
         t = time.monotonic()
         builds = cross_build_pair(tarball, sha, rebuild=args.rebuild, log=progress)

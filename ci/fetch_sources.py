@@ -34,9 +34,9 @@ This script
    ``gpgv`` when a Debian developers keyring is installed (``--require-signature``
    installs ``debian-keyring`` and makes that check mandatory);
 5. copies the orig tarball into ``--dest`` (Debian's file name; files already
-   there with the right sha256 are reused, not downloaded again) and prints the
-   recipe overrides (``--set openssl.version=...`` etc.) or, with ``--json``, a
-   JSON object.
+   there with the right sha256 are reused, not downloaded again) and writes the
+   recipe override file (TOML, for ``pybuildssl build --overrides FILE``) to
+   stdout or ``--overrides-out FILE``, or, with ``--json``, a JSON object.
 
 Progress goes to stderr; stdout carries only the result.  Python 3.9+ stdlib.
 """
@@ -714,15 +714,16 @@ def recipe_sources(name: str) -> Dict[str, object]:
     return out
 
 
-def classify(result: Result, source: Optional[object]) -> List[str]:
+def classify(result: Result, source: Optional[object]) -> Dict[str, Dict[str, object]]:
     """Decide what ``result`` is for the recipe (sets ``result.pinned_as``) and
-    return the override lines to print.  Raises FetchError for an unpinned repack."""
+    return the recipe keys to override, as data ({section: {key: value}}).
+    Raises FetchError for an unpinned repack."""
     pinned = source.pinned_as(result.sha256) if source is not None else ""  # type: ignore[attr-defined]
     if pinned == "alternative":
         result.pinned_as = "alternative"
         log(f"{result.key}: {Path(result.path).name} is pinned by the recipe as an alternative of "
             f"{result.key} {source.version}; no override needed")  # type: ignore[attr-defined]
-        return []
+        return {}
     if pinned == "primary":
         result.pinned_as = "primary"
         result.version = source.version  # type: ignore[attr-defined]
@@ -737,9 +738,23 @@ def classify(result: Result, source: Optional[object]) -> List[str]:
             f"{result.key} {result.holds}")
     else:
         result.pinned_as = "override"
-    return [f"--set {result.key}.version={result.version}",
-            f"--set {result.key}.sha256={result.sha256}",
-            f"--set {result.key}.size={result.size}"]
+    return {result.key: {"version": result.version, "sha256": result.sha256, "size": result.size}}
+
+
+def overrides_toml(overrides: Dict[str, Dict[str, object]]) -> str:
+    """A recipe override file (``pybuildssl build --overrides FILE``): data,
+    never command-line text for a shell to split."""
+    lines = ["# Written by ci/fetch_sources.py: the versions and pins of the tarballs",
+             "# fetched from Debian's source packages (byte-identical to upstream's).", ""]
+    for section in sorted(overrides):
+        lines.append(f"[{section}]")
+        for key, value in overrides[section].items():
+            lines.append(f"{key} = {json.dumps(value)}")  # a JSON string or integer is valid TOML
+        lines.append("")
+    return "\n".join(lines)
+
+
+
 
 
 def fetch_package(key: str, package: str, suite: str,
@@ -809,6 +824,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", default=DEFAULT_SUITE,
                    help="Debian suite (with its -updates and -security; default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print a JSON object instead")
+    p.add_argument("--overrides-out", type=Path, metavar="FILE",
+                   help="write the recipe override file (TOML) there, atomically, instead of stdout")
     p.add_argument("--require-signature", action="store_true",
                    help=f"install {DEVELOPER_KEYRING_PACKAGE} if needed and fail unless "
                         "gpgv verifies each .dsc signature")
@@ -845,14 +862,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             ensure_developer_keyring(keyrings)
         index_files = suite_index_files(args.suite)
         in_suite = versions_in_suite(index_files, [p for _, p in packages])
-        overrides: List[str] = []
+        overrides: Dict[str, Dict[str, object]] = {}
         scratch = Path(tempfile.mkdtemp(prefix=".fetch-sources-", dir=str(dest)))
         try:
             results = []
             for key, package in packages:
                 res = fetch_package(key, package, args.suite, in_suite, dest, scratch,
                                     keyrings, args.require_signature)
-                overrides += classify(res, pins.get(key))
+                overrides.update(classify(res, pins.get(key)))
                 results.append(res)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -871,9 +888,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                   "dsc_checked": r.dsc_checked,
                                   "signature_checked": r.signature_checked}
                           for r in results}, indent=2))
+    elif args.overrides_out:
+        tmp = args.overrides_out.with_name(args.overrides_out.name + ".tmp")
+        tmp.write_text(overrides_toml(overrides), encoding="utf-8")
+        os.replace(tmp, args.overrides_out)
+        log(f"wrote {args.overrides_out} (use: pybuildssl build --overrides {args.overrides_out})")
     else:
-        for line in overrides:
-            print(line)
+        sys.stdout.write(overrides_toml(overrides))
     return 0
 
 

@@ -4,4 +4,4 @@
 . "$(dirname "$0")/setup.sh"
 debian_sources
 cd "$REPO"
-exec pybuildssl build "${SOURCE_SETS[@]}" "$@"
+exec pybuildssl build --overrides "$PYBUILDSSL_OVERRIDES" "$@"

@@ -14,10 +14,11 @@ SUDO=""
 # debootstrap).  No library headers: zlib, xz, sqlite, ncurses, ... are built
 # from source as static components (pybuildssl/components.py).  autoconf,
 # automake and libtool generate libffi's configure (Debian's libffi orig is a
-# git tree); tcl's tclsh generates SQLite's amalgamation from Debian's full tree.
+# git tree; its configure.ac needs ltdl.m4's LT_SYS_SYMBOL_USCORE, which Debian
+# ships in libltdl-dev); tcl's tclsh generates SQLite's amalgamation from Debian's full tree.
 APT_PACKAGES=(
   build-essential perl make patch patchelf pkg-config ca-certificates openssl
-  autoconf automake libtool tcl debootstrap
+  autoconf automake libtool libltdl-dev tcl debootstrap
   python3 python3-venv python3-pip util-linux dpkg-dev gpgv
 )
 missing=()
@@ -48,11 +49,11 @@ python -m pip install -q --disable-pip-version-check "ziglang==$ZIG_VERSION" >&2
 # Sources: the pinned upstream tarballs when the network reaches them;
 # here (and in CI) the same tarballs from Debian's source packages, checked
 # against Debian's signed index, passed as recipe overrides.
+# The versions and pins travel as data: a recipe override file (TOML) that
+# `pybuildssl build --overrides FILE` reads, never text for a shell to split.
 debian_sources() {
   local dest="$PYBUILDSSL_CACHE/debian-sources"
-  python "$REPO/ci/fetch_sources.py" --dest "$dest" > "$PYBUILDSSL_CACHE/debian-sources.sets"
   export PYBUILDSSL_SOURCE_DIRS="$dest"
-  mapfile -t SOURCE_SETS < "$PYBUILDSSL_CACHE/debian-sources.sets"
-  export PYBUILDSSL_TEST_SETS
-  PYBUILDSSL_TEST_SETS=$(cat "$PYBUILDSSL_CACHE/debian-sources.sets")
+  export PYBUILDSSL_OVERRIDES="$PYBUILDSSL_CACHE/debian-sources.toml"
+  python "$REPO/ci/fetch_sources.py" --dest "$dest" --overrides-out "$PYBUILDSSL_OVERRIDES"
 }

@@ -32,6 +32,9 @@ def _recipe_args(p: argparse.ArgumentParser, optional: bool = False) -> None:
                    + ("; default: the generic recipe for this host" if optional else ""))
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe key, e.g. --set openssl.version=3.5.7 (repeatable)")
+    p.add_argument("--overrides", dest="override_files", action="append", default=[], type=Path,
+                   metavar="FILE", help="a TOML file of recipe keys applied over the recipe, before any "
+                   "--set (repeatable; ci/fetch_sources.py writes one)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     p.add_argument("name", nargs="?")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--overrides", dest="override_files", action="append", default=[], type=Path,
+                   metavar="FILE", help="a TOML file of recipe keys applied before any --set")
     p.add_argument("--json", action="store_true")
 
     p = _add(sub, "plan", "print every step `build` would run (argv, env, cwd), running nothing",
@@ -145,7 +150,7 @@ def _cmd_recipes(args, ui: UI) -> int:
     if args.action == "show":
         if not args.name:
             raise UsageError("pybuildssl recipes show: which recipe?", hint="pybuildssl recipes show NAME")
-        r = recipe.load(args.name, args.overrides)
+        r = recipe.load(args.name, args.overrides, override_files=args.override_files)
         print(json.dumps(r.to_dict(), indent=2) if args.json else _toml_like(r.to_dict()))
         return 0
     rows = []
@@ -175,7 +180,8 @@ def _toml_like(data: dict) -> str:
 def _load_recipe(args):
     from . import recipe
 
-    return recipe.load(args.recipe or recipe.default_for_host(), args.overrides)
+    return recipe.load(args.recipe or recipe.default_for_host(), args.overrides,
+                       override_files=args.override_files)
 
 
 @command("plan")
@@ -206,7 +212,8 @@ def _cmd_build(args, ui: UI) -> int:
     overrides = list(args.overrides) + (["build.strip=true"] if args.strip else [])
     from . import recipe as recipe_mod
 
-    r = recipe_mod.load(args.recipe or recipe_mod.default_for_host(), overrides)
+    r = recipe_mod.load(args.recipe or recipe_mod.default_for_host(), overrides,
+                        override_files=args.override_files)
     ui.step(f"recipe {r.name}: {r.target}, vendor {r.vendor}, OpenSSL {r.openssl.version}, "
             f"CPython {r.cpython.version}, OPENSSLDIR {r.openssldir}")
     builder = Builder(r, cache_dir=args.cache, dist_dir=args.dist, source_dirs=args.source_dir,

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from . import _toml, layouts
 from .errors import RecipeError
@@ -326,9 +326,19 @@ def parse_override(text: str) -> tuple[str, str, Any]:
 
 
 def load(name_or_path: str, overrides: list[str] | tuple[str, ...] = (),
-         *, host_vendor: Callable[[], str] = layouts.detect_vendor) -> Recipe:
+         *, override_files: Sequence[Path] = (),
+         host_vendor: Callable[[], str] = layouts.detect_vendor) -> Recipe:
+    """The recipe, then each override file (a TOML layer, e.g. the one
+    ``ci/fetch_sources.py`` writes), then the ``--set`` overrides."""
     path = find(name_or_path)
     layers = _layers(path)
+    for f in override_files:
+        data = _read_toml(Path(f))
+        if "extends" in data:
+            raise RecipeError(f"{f}: an override file cannot use 'extends'",
+                              hint="name the recipe on the command line; the file only overrides keys")
+        _check_keys(data, str(f))
+        layers.append((str(f), data))
     if overrides:
         data: dict[str, Any] = {}
         for text in overrides:

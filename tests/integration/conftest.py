@@ -1,9 +1,9 @@
 """Integration fixtures: one real build per session, cached by its inputs.
 
-The sources come from ``PYBUILDSSL_SOURCE_DIRS`` with the recipe overrides in
-``PYBUILDSSL_TEST_SETS`` (lines of ``--set key=value``), as ``ci/test.sh``
-exports them after fetching Debian's byte-identical upstream tarballs; when
-they are unset the fixture runs ``ci/fetch_sources.py`` itself.  Components
+The sources come from ``PYBUILDSSL_SOURCE_DIRS`` with the recipe override file
+``PYBUILDSSL_OVERRIDES`` (TOML), as ``ci/test.sh`` exports them after fetching
+Debian's byte-identical upstream tarballs; when they are unset the fixture runs
+``ci/fetch_sources.py`` itself.  Components
 are cached in ``$PYBUILDSSL_CACHE`` (outside the checkout), so a second run
 rebuilds nothing, and an empty cache builds from scratch.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -31,18 +30,25 @@ def _cache() -> Path:
 
 @pytest.fixture(scope="session")
 def source_sets() -> list[str]:
-    text = os.environ.get("PYBUILDSSL_TEST_SETS")
-    if text is None:
+    """The build arguments that point a recipe at the fetched tarballs."""
+    path = os.environ.get("PYBUILDSSL_OVERRIDES")
+    if not path:
         dest = _cache() / "debian-sources"
-        r = subprocess.run([sys.executable, str(REPO / "ci" / "fetch_sources.py"), "--dest", str(dest)],
-                           capture_output=True, text=True, timeout=900)
+        path = str(_cache() / "debian-sources.toml")
+        r = subprocess.run([sys.executable, str(REPO / "ci" / "fetch_sources.py"), "--dest", str(dest),
+                            "--overrides-out", path], capture_output=True, text=True, timeout=900)
         assert r.returncode == 0, f"fetching sources failed:\n{r.stderr}"
-        text = r.stdout
         os.environ["PYBUILDSSL_SOURCE_DIRS"] = str(dest)
-    args: list[str] = []
-    for line in text.splitlines():
-        args += shlex.split(line)
-    return args
+        os.environ["PYBUILDSSL_OVERRIDES"] = path
+    return ["--overrides", path]
+
+
+@pytest.fixture(scope="session")
+def source_overrides(source_sets) -> dict:
+    """The override file's content: {section: {version, sha256, size}}."""
+    from pybuildssl.recipe import _toml
+
+    return _toml.loads(Path(source_sets[1]).read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 def builds(source_sets):
     try:
         bw.ensure_packages()
-        version, sha = bw._sets_to_pin(source_sets)
+        version, sha = bw._sets_to_pin([], override_files=[source_sets[1]])
         tarball = bw.source_tarball(version, sha)
         t = time.monotonic()
         result = bw.cross_build_pair(tarball, sha, log=lambda s: print(f"winstore: {s}", file=sys.stderr))

@@ -326,12 +326,12 @@ def test_classify_against_the_recipes_pins():
     zlib = pins["zlib"]
     # Debian's dfsg repack is pinned as an alternative: nothing to override
     r = _result("zlib", zlib.alternatives[0].sha256, "1:1.3.dfsg+really1.3.1-1")
-    assert fs.classify(r, zlib) == [] and r.pinned_as == "alternative"
+    assert fs.classify(r, zlib) == {} and r.pinned_as == "alternative"
     # the upstream pin: the recipe's own values (the recipe's version spelling, not Debian's)
     nc = pins["ncurses"]
     r = _result("ncurses", nc.sha256, "6.5+20250216-2")
-    assert fs.classify(r, nc) == ["--set ncurses.version=6.5-20250216", f"--set ncurses.sha256={nc.sha256}",
-                                  "--set ncurses.size=123"] and r.pinned_as == "primary"
+    assert fs.classify(r, nc) == {"ncurses": {"version": "6.5-20250216", "sha256": nc.sha256,
+                                              "size": 123}} and r.pinned_as == "primary"
     # an unpinned repack is refused with the entry to add
     r = _result("zlib", "e" * 64, "1:1.3.dfsg+really1.3.2-1")
     with pytest.raises(fs.FetchError) as e:
@@ -339,7 +339,7 @@ def test_classify_against_the_recipes_pins():
     assert "[zlib].alternatives" in str(e.value) and "e" * 64 in str(e.value) and "zlib 1.3.2" in str(e.value)
     # an unpinned, unmarked orig is taken as upstream's tarball of Debian's version
     r = _result("openssl", "f" * 64, "3.5.7-1~deb13u2")
-    assert fs.classify(r, pins["openssl"])[0] == "--set openssl.version=3.5.7" and r.pinned_as == "override"
+    assert fs.classify(r, pins["openssl"])["openssl"]["version"] == "3.5.7" and r.pinned_as == "override"
 
 
 def test_the_default_packages_cover_every_default_component():
@@ -347,3 +347,39 @@ def test_the_default_packages_cover_every_default_component():
 
     keys = {k for k, _ in fs.DEFAULT_PACKAGES}
     assert set(recipe.load("linux-x86_64-generic").components) | {"openssl", "cpython"} == keys
+
+
+def test_the_override_file_is_a_recipe_layer_that_build_reads_as_data(tmp_path):
+    """The root cause of the README's first command failing: sets travelled as
+    text and a shell split them.  Now they travel as a TOML file."""
+    from pybuildssl import cli, recipe
+
+    pins = fs.recipe_sources("linux-x86_64-generic")
+    r = _result("openssl", "f" * 64, "3.5.7-1~deb13u2")
+    data = fs.classify(r, pins["openssl"])
+    data.update(fs.classify(_result("ncurses", pins["ncurses"].sha256, "6.5+20250216-2"), pins["ncurses"]))
+    f = tmp_path / "debian sources.toml"  # a space in the path: still one argument
+    f.write_text(fs.overrides_toml(data), encoding="utf-8")
+    rec = recipe.load("linux-x86_64-generic", override_files=[f])
+    assert rec.openssl.version == "3.5.7" and rec.openssl.sha256 == "f" * 64 and rec.openssl.size == 123
+    # --set still wins over the file
+    rec = recipe.load("linux-x86_64-generic", ["openssl.version=3.5.7", "openssl.sha256=" + "a" * 64, "openssl.size=7"],
+                      override_files=[f])
+    assert (rec.openssl.sha256, rec.openssl.size) == ("a" * 64, 7)
+    # the CLI takes it as one argument
+    args = cli.build_parser().parse_args(["build", "--overrides", str(f)])
+    assert args.override_files == [f]
+
+
+def test_a_bad_override_file_names_the_file_and_the_key(tmp_path):
+    from pybuildssl import recipe
+    from pybuildssl.errors import RecipeError
+
+    f = tmp_path / "o.toml"
+    f.write_text('[openssl]\nversoin = "3.5.7"\n', encoding="utf-8")
+    with pytest.raises(RecipeError) as e:
+        recipe.load("linux-x86_64-generic", override_files=[f])
+    assert str(f) in str(e.value) and "versoin" in str(e.value) and "version" in (e.value.hint or "")
+    f.write_text('extends = "linux-x86_64-rhel"\n', encoding="utf-8")
+    with pytest.raises(RecipeError, match="cannot use 'extends'"):
+        recipe.load("linux-x86_64-generic", override_files=[f])
