@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--jobs", type=int, default=0)
     p.add_argument("--strip", action="store_true", help="strip debug info and drop the test suite")
     p.add_argument("--no-verify", action="store_true", help="skip `verify` after the build")
+    p.add_argument("--allow-skipped", action="store_true",
+                   help="accept a verify whose essential checks (TLS handshakes) could not run here")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
     p = _add(sub, "patch", "apply the trust patch to an existing Python distribution",
@@ -97,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
     p.add_argument("--expect-openssl", metavar="X.Y.Z", help="the OpenSSL version the artifact must link")
     p.add_argument("--keep", action="store_true", help="keep the extracted copy (its path is printed)")
+    p.add_argument("--allow-skipped", action="store_true",
+                   help="exit 0 even when essential checks (TLS handshakes) could not run here; "
+                        "without it such a run is INCOMPLETE, exit 3")
 
     p = _add(sub, "doctor", "diagnose whether HTTPS certificate verification works in a Python, and how to fix it",
              "  pybuildssl doctor\n  pybuildssl doctor --python ~/.pyenv/versions/3.12.1/bin/python3\n"
@@ -226,6 +231,7 @@ def _cmd_build(args, ui: UI) -> int:
 
         with ui.timed("verify"):
             report = verify(result.artifact, progress=ui.info)
+        report.allow_skipped = args.allow_skipped
         _show_report(report, ui, json_out=False, stream=sys.stderr)  # stdout: the result only
         code = report.exit_code
     if args.json:
@@ -256,6 +262,7 @@ def _cmd_verify(args, ui: UI) -> int:
 
     report = verify(args.path, layouts_arg=args.layouts, expect_openssl=args.expect_openssl, keep=args.keep,
                     progress=lambda s: ui.live(f"  verify: {s}"))
+    report.allow_skipped = args.allow_skipped
     ui._clear_live()
     _show_report(report, ui, json_out=args.json, junit=args.junit)
     if args.keep:

@@ -13,6 +13,19 @@ from xml.sax.saxutils import escape, quoteattr
 PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
 REPORT_SCHEMA = 1
 
+#: The checks that are verify's reason to exist: the interpreter runs, ssl
+#: works and real handshakes trust the system store and refuse the rest.
+#: When one of them is skipped (no mount namespaces, another OS's artifact)
+#: nothing was proven, so the verdict is "incomplete", never OK, unless the
+#: user accepts skipped checks (``--allow-skipped``).
+ESSENTIAL = ("python.starts", "ssl.import", "ssl.version", "tls.trusted", "tls.unknown-ca", "tls.wrong-host")
+#: The exit code of an incomplete verification (0 ok, 1 failed, 2 bad input).
+EXIT_INCOMPLETE = 3
+
+
+def essential(check_id: str) -> bool:
+    return check_id in ESSENTIAL or check_id.startswith("layout.")
+
 
 @dataclass
 class Finding:
@@ -29,6 +42,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    allow_skipped: bool = False
 
     def add(self, id: str, status: str, detail: str, **data: Any) -> Finding:
         f = Finding(id, status, detail, data=data)
@@ -40,8 +54,22 @@ class Report:
         return [f for f in self.findings if f.status == FAIL]
 
     @property
+    def unproven(self) -> list[Finding]:
+        """Essential checks that were skipped."""
+        return [f for f in self.findings if f.status == SKIP and essential(f.id)]
+
+    @property
+    def verdict(self) -> str:
+        """fail, incomplete (essential checks skipped and not accepted), or pass."""
+        if self.failed:
+            return "fail"
+        if self.unproven and not self.allow_skipped:
+            return "incomplete"
+        return "pass"
+
+    @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        return {"fail": 1, "incomplete": EXIT_INCOMPLETE, "pass": 0}[self.verdict]
 
     def counts(self) -> dict[str, int]:
         out = {s: 0 for s in (PASS, FAIL, WARN, SKIP)}
@@ -50,7 +78,8 @@ class Report:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema": REPORT_SCHEMA, "target": self.target, "verdict": "fail" if self.failed else "pass",
+        return {"schema": REPORT_SCHEMA, "target": self.target, "verdict": self.verdict,
+                "skipped_accepted": self.allow_skipped,
                 "counts": self.counts(), "seconds": round(self.seconds, 2),
                 "findings": [asdict(f) for f in self.findings]}
 
@@ -64,9 +93,15 @@ def table(report: Report, color: bool = False) -> str:
         mark = f"\033[{code}m{word}\033[0m" if color else word
         lines.append(f"  {mark}  {f.id:<{width}}  {f.detail}")
     c = report.counts()
-    verdict = "FAILED" if report.failed else "OK"
+    verdict = {"fail": "FAILED", "incomplete": "INCOMPLETE", "pass": "OK"}[report.verdict]
     lines.append(f"{verdict}: {c[PASS]} passed, {c[FAIL]} failed, {c[WARN]} warnings, {c[SKIP]} skipped "
                  f"in {report.seconds:.1f}s")
+    unproven = report.unproven
+    if report.verdict == "incomplete":
+        lines.append(f"  not proven: {', '.join(f.id for f in unproven)} did not run ({unproven[0].detail}); "
+                     "run verify where they can, or pass --allow-skipped to accept an unproven artifact")
+    elif unproven and report.allow_skipped:
+        lines.append(f"  accepted as skipped (--allow-skipped): {', '.join(f.id for f in unproven)}")
     return "\n".join(lines)
 
 

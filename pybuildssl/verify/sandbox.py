@@ -3,7 +3,18 @@
 A pure function decides (:func:`layout_for`, :func:`layout_empty`, the
 :class:`Layout` editing methods); one function acts (:func:`run_in_layout`),
 through a small stdlib-only child script that runs inside
-``unshare --mount --propagation private`` and then ``exec``\\ s the command.
+``unshare --mount --propagation unchanged``, makes every mount of the new
+namespace private itself, and then ``exec``\\ s the command.
+
+Chroots and containers.  ``unshare --propagation private`` remounts ``/``,
+which fails where ``/`` is not a mount point: in a chroot ("cannot change
+root filesystem propagation: Invalid argument"), where release pipelines
+often run.  So the child does it: ``/`` first; when ``/`` is not a mount point
+it reaches the namespace's real root with the escape that chroot(2)
+documents (the working directory kept outside a nested root, then ``..``
+until it stops), makes that mount and every mount below it private, and
+returns to the chroot.  All of it happens in the new namespace only, before
+anything is mounted, so nothing can propagate to the namespace it came from.
 
 Inside the namespace, every trust root of every vendor of the OS (from
 :func:`pybuildssl.layouts.Table.trust_roots`) is covered by an empty tmpfs, so
@@ -430,11 +441,39 @@ try:
         spec = json.load(f)
     libc = ctypes.CDLL(None, use_errno=True)
     MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MNT_DETACH = 2, 4, 4096, 16384, 2
+    MS_PRIVATE = 1 << 18
     def mount(src, tgt, fstype, flags, data=None):
         enc = lambda s: None if s is None else s.encode()
         if libc.mount(enc(src), enc(tgt), enc(fstype), ctypes.c_ulong(flags), enc(data)):
             e = ctypes.get_errno()
             raise OSError(e, "mount %s on %s: %s" % (fstype or src, tgt, os.strerror(e)))
+    def privatize():
+        """Every mount of this new namespace private, in a chroot too (see the module doc)."""
+        try:
+            mount(None, "/", None, MS_REC | MS_PRIVATE)
+            return "/"
+        except OSError as e:
+            if e.errno != 22:  # EINVAL: / is not a mount point (a chroot)
+                raise
+        top, cwd = os.open("/", os.O_RDONLY | os.O_DIRECTORY), os.open(".", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fchdir(top)
+            os.chroot(os.path.dirname(os.path.realpath(sys.executable)))
+            while True:  # the working directory is outside the root now: climb to the real top
+                here, up = os.stat("."), os.stat("..")
+                if (here.st_dev, here.st_ino) == (up.st_dev, up.st_ino):
+                    break
+                os.chdir("..")
+            mount(None, ".", None, MS_REC | MS_PRIVATE)
+        finally:
+            os.fchdir(top)
+            os.chroot(".")
+            os.fchdir(cwd)
+            os.close(top)
+            os.close(cwd)
+        return "chroot"
+    # 0. nothing below may propagate back
+    privatize()
     def chown(target, uid, gid, name):
         try:
             os.chown(target, uid, gid)
@@ -534,9 +573,10 @@ def _unshare_argv() -> list[str]:
     unshare = shutil.which("unshare")
     if not unshare:
         raise SandboxUnavailable("the unshare command (util-linux) is not installed")
+    # the child script makes the new namespace's mounts private itself (chroots too)
     if os.geteuid() == 0:
-        return [unshare, "--mount", "--propagation", "private"]
-    return [unshare, "--user", "--map-root-user", "--mount", "--propagation", "private"]
+        return [unshare, "--mount", "--propagation", "unchanged"]
+    return [unshare, "--user", "--map-root-user", "--mount", "--propagation", "unchanged"]
 
 
 def _launcher_env() -> dict[str, str]:
@@ -545,17 +585,16 @@ def _launcher_env() -> dict[str, str]:
 
 @functools.lru_cache(maxsize=1)
 def _probe() -> str | None:
+    """Why a layout cannot be made here, or None: the whole path once, with nothing laid out."""
+    true = shutil.which("true") or "/bin/true"
     try:
-        argv = _unshare_argv()
-    except SandboxUnavailable as e:
-        return e.reason
-    try:
-        r = subprocess.run(argv + ["true"], capture_output=True, text=True, timeout=30,
-                           env=_launcher_env(), stdin=subprocess.DEVNULL)
+        r = run_in_layout(Layout(hide=()), [true], env={}, timeout=30)
+    except (SandboxUnavailable, SandboxError) as e:
+        return getattr(e, "reason", None) or str(e)
     except (OSError, subprocess.TimeoutExpired) as e:
-        return f"{' '.join(argv)} true: {e}"
+        return f"{true} in a private mount namespace: {e}"
     if r.returncode != 0:
-        return f"{' '.join(argv[:-2])}: {r.stderr.strip() or f'exit {r.returncode}'}"
+        return f"{true} in a private mount namespace: exit {r.returncode}: {r.stderr.strip()}"
     return None
 
 

@@ -87,3 +87,32 @@ def test_reports_table_and_junit():
     root = ET.fromstring(xml)
     assert root.get("tests") == "3" and root.get("failures") == "1" and root.get("skipped") == "1"
     assert r.exit_code == 1 and Report("b").exit_code == 0
+
+
+def test_skipped_handshakes_make_the_verdict_incomplete_not_ok():
+    """A chroot without usable namespaces once gave 'OK: 19 passed, 3 skipped': verify's
+    central evidence had silently disappeared."""
+    r = Report("a.tar.gz")
+    r.add("ssl.import", "pass", "OpenSSL 3.5.7")
+    r.add("glibc.floor", "skip", "the recipe sets no glibc floor")  # not essential: still OK
+    assert r.verdict == "pass" and r.exit_code == 0
+    why = "mount namespaces unavailable: cannot change root filesystem propagation"
+    for cid in ("tls.trusted", "tls.unknown-ca", "tls.wrong-host"):
+        r.add(cid, "skip", why)
+    text = table(r)
+    assert r.verdict == "incomplete" and r.exit_code == 3 and r.to_json()["verdict"] == "incomplete"
+    assert "INCOMPLETE: 1 passed" in text and "tls.trusted, tls.unknown-ca, tls.wrong-host did not run" in text
+    assert why in text and "--allow-skipped" in text and "OK:" not in text
+    r.allow_skipped = True
+    assert r.verdict == "pass" and r.exit_code == 0 and "accepted as skipped" in table(r)
+    # a failure still wins over acceptance
+    r.add("tls.trusted", "fail", "boom")
+    assert r.verdict == "fail" and r.exit_code == 1
+
+
+def test_the_cli_takes_allow_skipped_on_verify_and_build():
+    from pybuildssl import cli
+
+    assert cli.build_parser().parse_args(["verify", "x.tar.gz", "--allow-skipped"]).allow_skipped
+    assert cli.build_parser().parse_args(["build", "--allow-skipped"]).allow_skipped
+    assert not cli.build_parser().parse_args(["verify", "x.tar.gz"]).allow_skipped
