@@ -103,11 +103,14 @@ def cache_dir() -> Path:
     return base / "oldroot"
 
 
-def ensure_root(*, today: datetime.date | None = None, log=lambda m: print(m, file=sys.stderr)) -> Path:
-    """The cached root for today (made with debootstrap when missing); older ones are removed."""
+def ensure_root(*, suite: str = SUITE, include: tuple[str, ...] = ("ca-certificates",),
+                today: datetime.date | None = None, log=lambda m: print(m, file=sys.stderr)) -> Path:
+    """The cached ``debootstrap --variant=minbase`` root of ``suite`` (plus ``include``) for
+    today, made when missing; older ones of the same kind are removed."""
     day = (today or datetime.date.today()).isoformat()
     base = cache_dir()
-    root = base / f"{SUITE}-minbase-{day}"
+    kind = f"{suite}-minbase" + "".join(f"+{p}" for p in include)
+    root = base / f"{kind}-{day}"
     stamp = root / ".pybuildssl-complete"
     if stamp.is_file():
         return root
@@ -116,17 +119,17 @@ def ensure_root(*, today: datetime.date | None = None, log=lambda m: print(m, fi
     if shutil.which("debootstrap") is None:
         raise FileNotFoundError("debootstrap is missing: apt-get install -y debootstrap")
     base.mkdir(parents=True, exist_ok=True)
-    for old in base.glob(f"{SUITE}-minbase-*"):
+    for old in base.glob(f"{kind}-2*"):
         shutil.rmtree(old, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{SUITE}-", dir=base))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{suite}-", dir=base))
     uri = mirror_uri()
-    log(f"debootstrap --variant=minbase {SUITE} from {uri} (cached by date in {base})")
-    proc = subprocess.run(["debootstrap", "--variant=minbase", "--include=ca-certificates", SUITE, str(tmp), uri],
-                          capture_output=True, text=True, timeout=1800)
+    log(f"debootstrap --variant=minbase {suite} from {uri} (cached by date in {base})")
+    argv = ["debootstrap", "--variant=minbase"] + ([f"--include={','.join(include)}"] if include else [])
+    proc = subprocess.run(argv + [suite, str(tmp), uri], capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
         raise RuntimeError(f"debootstrap failed ({proc.returncode}): {(proc.stdout + proc.stderr)[-2000:]}")
-    (tmp / ".pybuildssl-complete").write_text(f"{SUITE} {day} {uri}\n")
+    (tmp / ".pybuildssl-complete").write_text(f"{kind} {day} {uri}\n")
     os.replace(tmp, root)
     return root
 
