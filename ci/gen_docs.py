@@ -243,8 +243,12 @@ def render_verify_checks(repo: Path = REPO) -> str:
         GENERATED,
         "",
         "Every finding has a stable id and a status: PASS, FAIL, WARN or SKIP (with the reason). All findings",
-        "are gathered before the verdict; any FAIL makes the exit code 1. `--json` and `--junit FILE` carry",
-        "the same ids. The list below is extracted from the code, one line per id.",
+        "are gathered before the verdict; any FAIL makes the exit code 1. When an essential check (the",
+        "interpreter starts, `ssl` imports at the right version, the TLS handshakes `tls.*` and `layout.*`)",
+        "is SKIPPED, say because mount namespaces cannot be made here, nothing was proven: the verdict is",
+        "INCOMPLETE and the exit code 3, unless `--allow-skipped` accepts it. `--json` (`verdict`: pass, fail,",
+        "incomplete) and `--junit FILE` carry the same ids. The list below is extracted from the code, one",
+        "line per id.",
         "",
     ]
     for cid in CHECKS:  # the order of CHECKS: roughly the order verify runs them

@@ -5,6 +5,8 @@
 . "$(dirname "$0")/setup.sh"
 debian_sources
 cd "$REPO"
+# In CI a skip must be a documented environment gate (tests/conftest.py).
+if [ "${CI:-}" = true ]; then export PYBUILDSSL_STRICT_SKIPS=1; fi
 set +e
 python -m pytest -o addopts= -p no:cacheprovider "$@" tests
 code=$?
