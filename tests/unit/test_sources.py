@@ -326,3 +326,51 @@ def test_other_bad_members(tmp_path, bad, words):
         sources.extract(a, tmp_path / "out")
     assert words in str(e.value) and repr(bad.name) in str(e.value)
     assert [p.name for p in tmp_path.iterdir()] == ["bad.tar.gz"]
+
+
+def _random_link_archive(r, path: Path) -> None:
+    """Up to 8 members under t/: symlinks and hard links made of a, b, .., outside, sentinel."""
+    words = ["a", "b", "..", "outside", "sentinel", "t", ".", "a", "b"]
+    members, data = [member("t", D)], {}
+    for _ in range(r.randint(1, 8)):
+        name = "t/" + "/".join(r.choice("abc") for _ in range(r.randint(1, 3)))
+        link = "/".join(r.choice(words) for _ in range(r.randint(1, 5)))
+        kind = r.choice([S, S, S, H, H, D, tarfile.REGTYPE, tarfile.REGTYPE])
+        members.append(member(name, kind, link if kind == S else r.choice(["t/", ""]) + link if kind == H else ""))
+        data[name] = b"PWNED"
+    make_tar(path, members, data)
+
+
+def test_random_link_archives_are_refused_or_contained(tmp_path):
+    # An oracle independent of the model: after an accepted extraction, the kernel's view
+    # (realpath, stat) of every symlink must stay inside; the sentinel never changes.
+    import errno
+    import os
+    import random
+    import shutil
+
+    accepted = 0
+    for seed in range(400):
+        r, case = random.Random(seed), tmp_path / str(seed)
+        (case / "outside").mkdir(parents=True)
+        (case / "outside" / "sentinel").write_bytes(b"SAFE")
+        _random_link_archive(r, case / "x.tar.gz")
+        out = case / "w" / "out"
+        try:
+            sources.extract(case / "x.tar.gz", out, strip_top=r.random() < 0.5)
+            accepted += 1
+        except ArchiveError:
+            assert not out.exists()
+        assert (case / "outside" / "sentinel").read_bytes() == b"SAFE", seed
+        assert sorted(p.name for p in case.rglob("*") if "w/out" not in p.as_posix()) == \
+            ["outside", "sentinel", "w", "x.tar.gz"], seed
+        for p in out.rglob("*") if out.exists() else ():
+            if p.is_symlink():
+                real = os.path.realpath(p)
+                assert real == str(out) or real.startswith(str(out) + "/"), (seed, p, os.readlink(p))
+                try:
+                    p.stat()
+                except OSError as e:  # dangling is fine, a loop is not
+                    assert e.errno != errno.ELOOP, (seed, p, os.readlink(p))
+        shutil.rmtree(case)
+    assert 40 < accepted < 360  # both outcomes are exercised
