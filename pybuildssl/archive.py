@@ -216,6 +216,16 @@ class _Tree:
         return top
 
 
+def _zip_or(archive: Path, error: Exception) -> str:
+    try:
+        with open(archive, "rb") as f:
+            if f.read(4) == b"PK\x03\x04":
+                return "it is a zip file; pybuildssl extracts tar archives only (plain, gzip, bzip2 or xz)"
+    except OSError:
+        pass
+    return str(error)
+
+
 def extract(archive: Path, dest: Path, *, strip_top: bool = True,
             members_out: list[tarfile.TarInfo] | None = None) -> Path:
     """Extract ``archive`` safely into ``dest`` (published atomically); return ``dest``.
@@ -237,7 +247,7 @@ def extract(archive: Path, dest: Path, *, strip_top: bool = True,
         try:
             tf = tarfile.open(archive, mode="r|*")
         except (tarfile.TarError, OSError) as e:
-            raise ArchiveError(f"cannot read archive {archive}: {e}") from None
+            raise ArchiveError(f"cannot read archive {archive}: {_zip_or(archive, e)}") from None
         with tf:
             try:
                 for m in tf:

@@ -374,3 +374,14 @@ def test_random_link_archives_are_refused_or_contained(tmp_path):
                     assert e.errno != errno.ELOOP, (seed, p, os.readlink(p))
         shutil.rmtree(case)
     assert 40 < accepted < 360  # both outcomes are exercised
+
+
+def test_a_zip_is_refused_by_name(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as z:
+        z.writestr("../evil.txt", "x")
+    with pytest.raises(ArchiveError) as e:
+        sources.extract(tmp_path / "a.zip", tmp_path / "out")
+    assert "it is a zip file; pybuildssl extracts tar archives only" in str(e.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zip"]
