@@ -151,9 +151,11 @@ def render_recipes() -> str:
 
 #: One line per finding id of `pybuildssl verify`.  ``*`` stands for a vendor name.
 CHECKS: dict[str, str] = {
-    "archive.extract": "the archive extracts safely (no member escapes the directory, no links out, no devices) "
-                       "into a fresh directory whose path holds a space and non-ASCII characters; SKIP when a "
-                       "directory was given (it is copied there instead)",
+    "archive.extract": "the archive extracts safely into a fresh directory whose path holds a space and "
+                       "non-ASCII characters: every link is resolved against the tree as extracted so far and "
+                       "must stay inside, nothing is written through a link, a hard link names a regular file "
+                       "already extracted, no devices (FAIL names the member; nothing is left behind); SKIP "
+                       "when a directory was given (it is copied there instead)",
     "archive.manifest-first": "the manifest `PYBUILDSSL.json` is the archive's first member",
     "manifest.present": "the artifact carries a pybuildssl manifest; SKIP for any other Python "
                         "(manifest checks are then skipped)",

@@ -1,4 +1,4 @@
-"""The one download door, and safe archive extraction.
+"""The one download door (safe extraction lives in :mod:`pybuildssl.archive`).
 
 Where a pinned source comes from, in order:
   1. the cache (``CACHE/sources/SHA256/NAME``), re-checked every time it is reused;
@@ -18,20 +18,15 @@ also says which pin matched (the manifest records it).
 
 from __future__ import annotations
 
-import copy
 import hashlib
-import lzma
 import os
-import shutil
-import stat
-import tarfile
 import tempfile
 import time
-import zlib
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Iterable
 
-from .errors import ArchiveError, SourceError
+from .archive import extract  # noqa: F401  (callers use sources.extract)
+from .errors import SourceError
 from .recipe import Source
 from .ui import UI, human_size
 
@@ -189,73 +184,3 @@ def _pins(src: Source) -> list[_Pin]:
         name = a.file or (url.rsplit("/", 1)[-1] if url else "") or src.filename
         pins.append(_Pin(src, a.sha256, a.size, (url,) if url else (), name))
     return pins
-
-
-# --------------------------------------------------------------- extraction ---
-
-def check_member(member: tarfile.TarInfo, dest: Path) -> None:
-    """Refuse members that would land outside ``dest`` or are not plain files/dirs/links."""
-    name = member.name
-    p = PurePosixPath(name)
-    if p.is_absolute() or name.startswith("/"):
-        raise ArchiveError(f"archive member {name!r} has an absolute path")
-    if ".." in p.parts:
-        raise ArchiveError(f"archive member {name!r} escapes the destination ('..')")
-    if member.isdev() or member.isfifo():
-        raise ArchiveError(f"archive member {name!r} is a device or fifo")
-    if member.issym() or member.islnk():
-        target = PurePosixPath(member.linkname)
-        if target.is_absolute():
-            raise ArchiveError(f"archive member {name!r} links to an absolute path {member.linkname!r}")
-        base = p.parent if member.issym() else PurePosixPath()
-        depth = 0
-        for part in (base / target).parts:
-            depth += -1 if part == ".." else (0 if part == "." else 1)
-            if depth < 0:
-                raise ArchiveError(f"archive member {name!r} links outside the tree ({member.linkname!r})")
-
-
-def extract(archive: Path, dest: Path, *, strip_top: bool = True,
-            members_out: list[tarfile.TarInfo] | None = None) -> Path:
-    """Extract ``archive`` safely into ``dest`` (published atomically); return ``dest``.
-
-    One streaming pass: each member is checked (:func:`check_member`) before
-    it is written, so a bad member stops the extraction and the staging
-    directory is removed.  With ``strip_top`` the archive's single top
-    directory becomes ``dest``.  ``members_out`` receives the members with
-    their modes as the archive holds them (verify inspects those).
-    """
-    dest = Path(dest)
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
-    try:
-        try:
-            tf = tarfile.open(archive, mode="r|*")
-        except (tarfile.TarError, OSError) as e:
-            raise ArchiveError(f"cannot read archive {archive}: {e}") from None
-        with tf:
-            try:
-                for m in tf:
-                    check_member(m, staging)
-                    if members_out is not None:
-                        members_out.append(copy.copy(m))
-                    if m.isreg() or m.isdir():
-                        m.mode = (m.mode | stat.S_IRUSR | stat.S_IWUSR) & 0o7777 & ~0o6000
-                    if hasattr(tarfile, "data_filter"):
-                        tf.extract(m, staging, filter="tar")
-                    else:  # pragma: no cover - Python < 3.12 without the filter backport
-                        tf.extract(m, staging)
-            except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as e:
-                raise ArchiveError(f"archive {archive} is truncated or corrupt: {e}") from None
-        root = staging
-        if strip_top:
-            tops = list(staging.iterdir())
-            if len(tops) == 1 and tops[0].is_dir():
-                root = tops[0]
-        os.replace(root, dest)
-        return dest
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)

@@ -14,11 +14,14 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
 
+import _helpers
 from _helpers import run_cli
 from pybuildssl import package, sources, trust
 
@@ -182,3 +185,82 @@ def test_junit_report_lists_every_check(artifact, tmp_path):
 
     cases = {c.get("name") for c in ET.parse(junit).iter("testcase")}
     assert {"manifest.tree", "ssl.version", "tls.trusted", "reloc.rpath"} <= cases
+
+
+# ------------------------------------------------------- archives that escape through links ---
+# `pybuildssl verify` unpacks artifacts it has never seen: an archive must not write one byte
+# outside its directory.  Each case is run through the CLI as root (who could write anywhere)
+# and as nobody, with a sentinel file beside verify's scratch directory that the running user
+# owns; the paths are relative to the staging directory,
+#   BASE/scratch/pybuildssl verify XXXX/.relocated prefix ü✓-YYYY/python/...
+# so from python/ "../../../.." is BASE (and from the archive's root, "../../.." is BASE).
+S, H, D = tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.DIRTYPE
+ESCAPES = {
+    # issue 11: b -> .. and c -> b/.. passed a textual check; a hard link through d named a file
+    # outside and the regular member of the same name was written through it.
+    "symlink chain": ("python/c", "links outside the tree", [
+        ("python/b", S, ".."), ("python/c", S, "b/.."), ("python/d", S, "c/.."),
+        ("python/e", H, "python/d/../outside/sentinel"), ("python/e", None, b"PWNED")]),
+    # python/b is the archive's root: each python/b/ climbs nothing in the text, one level for real.
+    "hard link through a symlink": ("python/e", "links outside the tree", [
+        ("python/b", S, ".."), ("python/e", H, "python/b/python/b/python/b/../../../outside/sentinel"),
+        ("python/e", None, b"PWNED")]),
+    "member over a link": ("python/x", "links to an absolute path", [
+        ("python/x", S, "{base}/outside"), ("python/x/sentinel", None, b"PWNED")]),
+    "member over a link inside": ("python/x/sentinel", "would be written through the symlink", [
+        ("python/lib", D, None), ("python/x", S, "lib"), ("python/x/sentinel", None, b"PWNED")]),
+}
+
+
+def _evil_archive(path: Path, base: Path, members) -> Path:
+    with tarfile.open(path, "w:gz") as out:
+        top = tarfile.TarInfo("python")
+        top.type, top.mode = D, 0o755
+        out.addfile(top)
+        for name, kind, extra in members:
+            ti = tarfile.TarInfo(name)
+            if kind is None:
+                ti.size, ti.mode = len(extra), 0o644
+                out.addfile(ti, io.BytesIO(extra))
+                continue
+            ti.type = kind
+            if extra is not None:
+                ti.linkname = extra.format(base=base)
+            out.addfile(ti)
+    return path
+
+
+@pytest.mark.parametrize("user", ["root", "nobody"])
+@pytest.mark.parametrize("case", sorted(ESCAPES))
+def test_archive_escaping_through_links_is_refused(case, user):
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    if user == "nobody" and (os.geteuid() != 0 or not shutil.which("setpriv") or subprocess.run(
+            nobody + [sys.executable, "-c", "import pybuildssl"], cwd=str(_helpers.REPO)).returncode):
+        pytest.skip("needs root, setpriv and an interpreter and checkout that nobody can run")
+    uid = 0 if user == "root" else 65534
+    who, words, members = ESCAPES[case]
+    base = Path(tempfile.mkdtemp(prefix="escape "))
+    try:
+        os.chmod(base, 0o755)
+        for d in ("scratch", "outside"):
+            (base / d).mkdir()
+            os.chown(base / d, uid, uid)
+        sentinel = base / "outside" / "sentinel"
+        sentinel.write_bytes(b"SAFE")
+        os.chown(sentinel, uid, uid)
+        evil = _evil_archive(base / "evil.tar.gz", base, members)
+        os.chmod(evil, 0o644)
+        argv = [sys.executable, "-m", "pybuildssl", "verify", str(evil)]
+        if user == "nobody":
+            argv = nobody + argv
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=str(_helpers.REPO),
+                           env=dict(os.environ, PYBUILDSSL_VERIFY_DIR=str(base / "scratch"), NO_COLOR="1"))
+        assert sentinel.read_bytes() == b"SAFE", f"{case}: written outside the destination"
+        assert sorted(p.name for p in base.iterdir()) == ["evil.tar.gz", "outside", "scratch"]
+        assert os.listdir(base / "outside") == ["sentinel"] and os.listdir(base / "scratch") == []
+        assert "Traceback" not in r.stderr + r.stdout, r.stderr
+        assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+        line = next(ln for ln in r.stdout.splitlines() if "archive.extract" in ln)
+        assert "FAIL" in line and "refused: archive member " + repr(who) in line and words in line, line
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -119,7 +119,7 @@ def test_source_dirs_from_env(monkeypatch, tmp_path):
 def make_tar(path: Path, members: list[tarfile.TarInfo], data: dict[str, bytes] = {}) -> Path:
     with tarfile.open(path, "w:gz") as tf:
         for m in members:
-            body = data.get(m.name)
+            body = data.get(m.name) if m.isreg() else None
             if body is not None:
                 m.size = len(body)
                 tf.addfile(m, io.BytesIO(body))
@@ -174,3 +174,214 @@ def test_link_inside_the_tree_is_fine(tmp_path):
                  {"pkg/bin/python3.13": b"elf"})
     out = sources.extract(a, tmp_path / "out")
     assert (out / "bin" / "python3").read_bytes() == b"elf"
+
+
+# Escapes through links: each case puts a sentinel beside the destination (tmp/outside/sentinel),
+# extracts into tmp/work/out (the staging directory is tmp/work/.out-*), and asserts the refusal,
+# the sentinel's bytes and that nothing appeared anywhere else.  From the staging directory's
+# members, "../../outside" is tmp/outside: a member one level down reaches it with "../../..".
+S, H, D = tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.DIRTYPE
+
+
+def escape_case(tmp_path, members, data, *, strip_top=True):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "sentinel").write_bytes(b"SAFE")
+    a = make_tar(tmp_path / "evil.tar.gz", members, data)
+    try:
+        sources.extract(a, tmp_path / "work" / "out", strip_top=strip_top)
+        refusal = None
+    except ArchiveError as e:
+        refusal = e
+    assert (outside / "sentinel").read_bytes() == b"SAFE", "written outside the destination"
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == \
+        ["evil.tar.gz", "outside", "outside/sentinel", "work"]
+    assert refusal is not None, "the archive was accepted"
+    assert str(a) in str(refusal) and refusal.hint
+    return str(refusal)
+
+
+@pytest.mark.parametrize("strip_top", [True, False])
+def test_the_chain_from_issue_11(tmp_path, strip_top):
+    # b -> .. is the top directory; c -> b/.. is already outside it; d -> c/.. further out.
+    # The hard link through d names the sentinel and the regular member after it would be
+    # written through that hard link: the old textual check let all of it through.
+    msg = escape_case(tmp_path, [
+        member("pkg", D), member("pkg/b", S, ".."), member("pkg/c", S, "b/.."), member("pkg/d", S, "c/.."),
+        member("pkg/e", H, "pkg/d/outside/sentinel"), member("pkg/e")], {"pkg/e": b"PWNED"},
+        strip_top=strip_top)
+    assert "'pkg/c' links outside the tree" in msg and "through 'pkg/b' -> '..'" in msg
+
+
+def test_hard_link_through_a_symlink_that_leaves_the_tree(tmp_path):
+    # pkg/b -> .. is the staging directory, allowed while streaming; a hard link through it
+    # that climbs once more is resolved against the tree and refused before anything is linked.
+    msg = escape_case(tmp_path, [
+        member("pkg", D), member("pkg/b", S, ".."),
+        member("pkg/e", H, "pkg/b/../../outside/sentinel"), member("pkg/e")], {"pkg/e": b"PWNED"})
+    assert "'pkg/e' links outside the tree" in msg and "through 'pkg/b' -> '..'" in msg
+
+
+def test_symlink_to_an_absolute_path_then_a_member_through_it(tmp_path):
+    msg = escape_case(tmp_path, [
+        member("pkg", D), member("pkg/x", S, str(tmp_path / "outside")), member("pkg/x/sentinel")],
+        {"pkg/x/sentinel": b"PWNED"})
+    assert "'pkg/x' links to an absolute path" in msg
+
+
+@pytest.mark.parametrize("second", ["pkg/x/sentinel", "pkg/x"])
+def test_member_over_an_existing_symlink_is_refused_even_inside(tmp_path, second):
+    # x points inside, so the link itself is fine; writing through it or over it is not.
+    msg = escape_case(tmp_path, [
+        member("pkg", D), member("pkg/sub", D), member("pkg/x", S, "sub"), member(second)], {second: b"PWNED"})
+    where = "through" if second.endswith("sentinel") else "over"
+    assert f"{second!r} would be written {where} the symlink 'pkg/x' -> 'sub'" in msg
+
+
+def test_member_over_a_symlink_pointing_outside(tmp_path):
+    msg = escape_case(tmp_path, [member("pkg", D), member("pkg/x", S, "../../../outside"),
+                                 member("pkg/x/sentinel")], {"pkg/x/sentinel": b"PWNED"})
+    assert "'pkg/x' links outside the tree" in msg
+
+
+def test_hard_link_to_a_symlink_pointing_outside(tmp_path):
+    # pkg/s -> .. leaves the top directory that verify publishes; a hard link to the symlink
+    # itself would carry it anywhere: hard links name regular files or nothing.
+    msg = escape_case(tmp_path, [member("pkg", D), member("pkg/s", S, ".."), member("pkg/h", H, "pkg/s")], {})
+    assert "'pkg/h' is a hard link to 'pkg/s', which is a symlink" in msg
+
+
+def test_hard_link_to_nothing_is_refused_not_a_traceback(tmp_path):
+    msg = escape_case(tmp_path, [member("pkg", D), member("pkg/h", H, "pkg/missing")], {})
+    assert "'pkg/h' is a hard link to 'pkg/missing', which was not extracted before it" in msg
+
+
+def test_symlink_loop_is_refused(tmp_path):
+    msg = escape_case(tmp_path, [member("pkg", D), member("pkg/a", S, "b"), member("pkg/b", S, "a")], {})
+    assert "symlink loop" in msg
+
+
+def test_a_later_symlink_cannot_turn_an_earlier_one_outwards(tmp_path):
+    # pkg/a -> b/../x is pkg/x while b does not exist; once pkg/b -> .. exists it is ../x.
+    msg = escape_case(tmp_path, [member("pkg", D), member("pkg/a", S, "b/../x"), member("pkg/b", S, "..")], {},
+                      strip_top=False)
+    assert "'pkg/a' links outside the tree" in msg
+
+
+def test_link_to_the_top_directory_parent_is_refused_when_the_top_is_stripped(tmp_path):
+    # Inside the archive pkg/up -> .. is fine; published as the destination it points beside it.
+    msg = escape_case(tmp_path, [member("pkg", D), member("pkg/up", S, "..")], {})
+    assert "'pkg/up' links outside the tree: '..' leaves the top directory 'pkg'" in msg
+
+
+def test_regular_file_named_twice_replaces_it_without_writing_through_a_hard_link(tmp_path):
+    a = make_tar(tmp_path / "a.tar.gz", [member("pkg", D), member("pkg/f"), member("pkg/g", H, "pkg/f"),
+                                         member("pkg/g")], {"pkg/f": b"first", "pkg/g": b"second"})
+    out = sources.extract(a, tmp_path / "out")
+    assert (out / "f").read_bytes() == b"first" and (out / "g").read_bytes() == b"second"
+
+
+def test_real_prefix_links_that_stay_inside_are_accepted(tmp_path):
+    # The shapes a CPython prefix has, including "../.." from deep inside and a link through a link.
+    cfg = "python/lib/python3.13/config-3.13-x86_64-linux-gnu"
+    members = [member("python", D), member("python/bin", D), member("python/bin/python3.13"),
+               member("python/bin/python3", S, "python3.13"), member("python/bin/python3-copy", H,
+                                                                     "python/bin/python3.13"),
+               member("python/lib", D), member("python/lib/libpython3.13.a"),
+               member("python/lib/python3.13", D), member(cfg, D),
+               member(cfg + "/libpython3.13.a", S, "../../libpython3.13.a"),
+               member("python/lib/config", S, "python3.13/config-3.13-x86_64-linux-gnu"),
+               member("python/lib/via", S, "config/../../../bin/python3"),
+               member("python/lib/a", D), member("python/lib/a/b", D),
+               member("python/lib/a/b/up", S, "../../../bin"),
+               member("python/lib/dangling", S, "not-there-yet")]
+    a = make_tar(tmp_path / "a.tar.gz", members, {"python/bin/python3.13": b"elf", "python/lib/libpython3.13.a": b"ar"})
+    out = sources.extract(a, tmp_path / "out")
+    assert (out / cfg.split("/", 1)[1] / "libpython3.13.a").read_bytes() == b"ar"
+    assert (out / "lib" / "via").read_bytes() == b"elf" and (out / "bin" / "python3-copy").read_bytes() == b"elf"
+    assert (out / "lib" / "a" / "b" / "up" / "python3").read_bytes() == b"elf"
+    assert (out / "lib" / "dangling").is_symlink()
+    assert (out / "bin" / "python3-copy").stat().st_ino == (out / "bin" / "python3.13").stat().st_ino
+
+
+def test_modes_are_normalised_the_same_on_every_python(tmp_path):
+    f, d = member("pkg/f"), member("pkg/d", D)
+    f.mode, d.mode = 0o6777, 0o500
+    a = make_tar(tmp_path / "a.tar.gz", [member("pkg", D), d, f], {"pkg/f": b"x"})
+    out = sources.extract(a, tmp_path / "out")
+    assert (out / "f").stat().st_mode & 0o7777 == 0o755
+    assert (out / "d").stat().st_mode & 0o7777 == 0o700  # r-x for its owner only, plus owner write
+
+
+@pytest.mark.parametrize("bad,words", [
+    (member("pkg/fifo", tarfile.FIFOTYPE), "is a device or fifo"),
+    (member("pkg/odd", b"9"), "unsupported type"),
+    (member("pkg/f/below"), "has the regular file 'pkg/f' as a parent directory"),
+    (member("pkg/f", D), "would replace the regular file 'pkg/f' with a directory"),
+    (member("pkg/f", H, "pkg/f"), "is a hard link to itself"),
+])
+def test_other_bad_members(tmp_path, bad, words):
+    a = make_tar(tmp_path / "bad.tar.gz", [member("pkg", D), member("pkg/f"), bad], {"pkg/f": b"x"})
+    with pytest.raises(ArchiveError) as e:
+        sources.extract(a, tmp_path / "out")
+    assert words in str(e.value) and repr(bad.name) in str(e.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.tar.gz"]
+
+
+def _random_link_archive(r, path: Path) -> None:
+    """Up to 8 members under t/: symlinks and hard links made of a, b, .., outside, sentinel."""
+    words = ["a", "b", "..", "outside", "sentinel", "t", ".", "a", "b"]
+    members, data = [member("t", D)], {}
+    for _ in range(r.randint(1, 8)):
+        name = "t/" + "/".join(r.choice("abc") for _ in range(r.randint(1, 3)))
+        link = "/".join(r.choice(words) for _ in range(r.randint(1, 5)))
+        kind = r.choice([S, S, S, H, H, D, tarfile.REGTYPE, tarfile.REGTYPE])
+        members.append(member(name, kind, link if kind == S else r.choice(["t/", ""]) + link if kind == H else ""))
+        data[name] = b"PWNED"
+    make_tar(path, members, data)
+
+
+def test_random_link_archives_are_refused_or_contained(tmp_path):
+    # An oracle independent of the model: after an accepted extraction, the kernel's view
+    # (realpath, stat) of every symlink must stay inside; the sentinel never changes.
+    import errno
+    import os
+    import random
+    import shutil
+
+    accepted = 0
+    for seed in range(400):
+        r, case = random.Random(seed), tmp_path / str(seed)
+        (case / "outside").mkdir(parents=True)
+        (case / "outside" / "sentinel").write_bytes(b"SAFE")
+        _random_link_archive(r, case / "x.tar.gz")
+        out = case / "w" / "out"
+        try:
+            sources.extract(case / "x.tar.gz", out, strip_top=r.random() < 0.5)
+            accepted += 1
+        except ArchiveError:
+            assert not out.exists()
+        assert (case / "outside" / "sentinel").read_bytes() == b"SAFE", seed
+        assert sorted(p.name for p in case.rglob("*") if "w/out" not in p.as_posix()) == \
+            ["outside", "sentinel", "w", "x.tar.gz"], seed
+        for p in out.rglob("*") if out.exists() else ():
+            if p.is_symlink():
+                real = os.path.realpath(p)
+                assert real == str(out) or real.startswith(str(out) + "/"), (seed, p, os.readlink(p))
+                try:
+                    p.stat()
+                except OSError as e:  # dangling is fine, a loop is not
+                    assert e.errno != errno.ELOOP, (seed, p, os.readlink(p))
+        shutil.rmtree(case)
+    assert 40 < accepted < 360  # both outcomes are exercised
+
+
+def test_a_zip_is_refused_by_name(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as z:
+        z.writestr("../evil.txt", "x")
+    with pytest.raises(ArchiveError) as e:
+        sources.extract(tmp_path / "a.zip", tmp_path / "out")
+    assert "it is a zip file; pybuildssl extracts tar archives only" in str(e.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zip"]
