@@ -14,8 +14,9 @@
 4. Sizes: compressed archive and unpacked tree, with and without --strip.
 5. Start-up in one run, interleaved: ``python -I -c pass`` and
    ``python -I -c "import ssl, sqlite3"`` from the unpacked artifact against
-   ``--baseline`` (default: pyenv's 3.13.0, a CPython built on this host the
-   usual way, against the system's shared libraries), median of N, as ratios.
+   ``--baseline`` (default: the stock CPython 3.13 of ci/stock_pythons.py, built
+   on this host the usual way against the system's shared libraries; built
+   first if missing), median of N, as ratios.
 6. With ``--no-floor``: also a cold build with ``--set target.glibc=``
    (host gcc, no floor) and the old-root check of ci/oldroot.py on both
    artifacts, the figure that shows the Debian 11 test bites.
@@ -45,7 +46,13 @@ from pybuildssl import recipe, sources  # noqa: E402
 from pybuildssl.build import Builder  # noqa: E402
 from pybuildssl.ui import UI  # noqa: E402
 
-BASELINE = Path("/root/.pyenv/versions/3.13.0/bin/python3.13")
+
+def default_baseline() -> Path:
+    """bin/python3.13 of the stock CPython 3.13 prefix (ci/stock_pythons.py; built if missing)."""
+    sys.path.insert(0, str(REPO / "ci"))
+    import stock_pythons
+
+    return stock_pythons.ensure("3.13") / "bin" / "python3.13"
 
 
 def unpacked_size(archive: Path) -> int:
@@ -102,13 +109,17 @@ def main() -> int:
     ap.add_argument("--cache", type=Path)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--source-dir", type=Path, action="append", default=[])
-    ap.add_argument("--baseline", type=Path, default=BASELINE)
+    ap.add_argument("--baseline", type=Path, help="default: the stock CPython 3.13 (ci/stock_pythons.py)")
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--no-floor", action="store_true", help="also build without the glibc floor and run the old-root check")
     ap.add_argument("--json", type=Path)
     ap.add_argument("sets", nargs="*", help="recipe overrides (key=value; a leading --set is accepted)")
     args = ap.parse_args()
     sets = [s for s in args.sets if s != "--set"]
+    baseline = args.baseline or default_baseline()  # first: a bad --baseline fails before the builds
+    if not baseline.is_file():
+        print(f"bench_portable: --baseline {baseline}: no such interpreter", file=sys.stderr)
+        return 2
     source_dirs = args.source_dir + sources.source_dirs_from_env()
     cache = args.cache or Path(tempfile.mkdtemp(prefix="pybuildssl-bench-portable-"))
     dist = Path(tempfile.mkdtemp(prefix="pybuildssl-bench-dist-"))
@@ -137,11 +148,10 @@ def main() -> int:
 
         prefix = sources.extract(Path(fig["strip"]["artifact"]), Path(tmp) / "moved python")
         interp = prefix / package.read_manifest(Path(fig["strip"]["artifact"]))["cpython"]["interpreter"]
-        if args.baseline.exists():
-            say(f"* start-up: {interp} against {args.baseline}, median of {args.runs}")
-            fig["startup"] = startup(interp, args.baseline, args.runs)
-            for k, v in fig["startup"].items():
-                say(f"  {k}: {v['artifact_ms']} ms vs {v['baseline_ms']} ms, ratio {v['ratio']}")
+        say(f"* start-up: {interp} against {baseline}, median of {args.runs}")
+        fig["startup"] = startup(interp, baseline, args.runs)
+        for k, v in fig["startup"].items():
+            say(f"  {k}: {v['artifact_ms']} ms vs {v['baseline_ms']} ms, ratio {v['ratio']}")
         del relocate
 
     if args.no_floor:

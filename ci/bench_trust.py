@@ -10,8 +10,8 @@
    fallback vs the same bundle given by hand in ``SSL_CERT_FILE``.
 
 Usage: python3 ci/bench_trust.py [--python PREFIX] [--runs N] [--calls N] [--json]
-PREFIX defaults to /root/.pyenv/versions/3.12.1 (any CPython 3.9+ prefix
-linked to an OpenSSL works).  Copies go to a temporary directory (hard links).
+PREFIX defaults to the stock CPython 3.13 of ci/stock_pythons.py (built first
+if missing; any CPython 3.9+ prefix linked to an OpenSSL works).  Copies go to a temporary directory (hard links).
 """
 
 from __future__ import annotations
@@ -172,11 +172,16 @@ def unpatch(prefix: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--python", type=Path, default=Path("/root/.pyenv/versions/3.12.1"))
+    ap.add_argument("--python", type=Path, help="an installation prefix (default: the stock CPython 3.13)")
     ap.add_argument("--runs", type=int, default=40, help="processes per import measurement")
     ap.add_argument("--calls", type=int, default=200, help="calls per per-call measurement")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    if args.python is None:
+        sys.path.insert(0, str(REPO / "ci"))
+        import stock_pythons
+
+        args.python = stock_pythons.ensure("3.13")
     if not trust.find_ssl_py(args.python):
         raise SystemExit(f"no ssl.py under {args.python}")
 

@@ -14,10 +14,8 @@ Run with ``python3 -m pytest -m integration tests/integration/test_doctor_interp
 from __future__ import annotations
 
 import datetime
-import glob
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -31,27 +29,23 @@ from pybuildssl.fsutil import copy_prefix
 from pybuildssl import doctor, layouts, trust
 from pybuildssl.verify import sandbox, tls
 
+from _interpreters import MINORS, namespaces, require_namespaces, source_prefix, stock_prefix  # noqa: F401
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "docs" / "json-schema" / "doctor-v1.json").read_text())
 RHEL_BUNDLE = "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem"
 RHEL_HASHDIR = "/etc/pki/ca-trust/extracted/pem/directory-hash"
-SOURCE = Path(os.environ.get("PYBUILDSSL_TEST_PYTHON", "/root/.pyenv/versions/3.12.1"))
+SYSTEM_PYTHON = Path("/usr/bin/python3")  # Debian's own (ci/setup.sh installs python3)
 
 
-def _pyenv_pythons() -> list[Path]:
-    out = []
-    for d in sorted(glob.glob("/root/.pyenv/versions/3.*")):
-        m = re.fullmatch(r"3\.(\d+)\.\d+", os.path.basename(d))
-        if m and int(m.group(1)) >= 9 and os.path.exists(f"{d}/bin/python3"):
-            out.append(Path(d) / "bin" / "python3")
-    return out
-
-
-def _interpreters() -> list[Path]:
-    system = [Path("/usr/bin/python3")] if os.path.exists("/usr/bin/python3") else []
-    return system + _pyenv_pythons()
+def _interpreter(which: str) -> Path:
+    """``system`` (Debian's /usr/bin/python3) or a stock minor's bin/python3."""
+    if which == "system":
+        assert SYSTEM_PYTHON.exists(), f"{SYSTEM_PYTHON} is missing: install Debian's python3"
+        return SYSTEM_PYTHON
+    return stock_prefix(which) / "bin" / "python3"
 
 
 # ----------------------------------------------------------------- running ----
@@ -92,29 +86,21 @@ def first_fix(out: dict) -> list[str]:
 
 # ---------------------------------------------------------------- fixtures ----
 
-@pytest.fixture(scope="session", autouse=True)
-def _source_present():
-    if not (SOURCE / "bin" / "python3").exists():
-        pytest.skip(f"no CPython at {SOURCE} (set PYBUILDSSL_TEST_PYTHON)")
-
-
 @pytest.fixture(scope="session")
-def namespaces():
-    try:
-        sandbox.check_available()
-    except sandbox.SandboxUnavailable as e:
-        pytest.skip(str(e))
+def source() -> Path:
+    """The prefix copied, patched and probed: PYBUILDSSL_TEST_PYTHON or the newest stock CPython."""
+    return source_prefix()
 
 
 @pytest.fixture
-def stock(tmp_path) -> Path:
+def stock(tmp_path, source) -> Path:
     """A fresh, unpatched copy (a test may patch it: that is how fixes are followed)."""
-    return copy_prefix(SOURCE, tmp_path / "stock py")
+    return copy_prefix(source, tmp_path / "stock py")
 
 
 @pytest.fixture(scope="session")
-def patched(tmp_path_factory) -> Path:
-    prefix = copy_prefix(SOURCE, tmp_path_factory.mktemp("patched") / "py")
+def patched(tmp_path_factory, source) -> Path:
+    prefix = copy_prefix(source, tmp_path_factory.mktemp("patched") / "py")
     assert trust.patch_prefix(prefix).files[0].action == "patched"
     return prefix
 
@@ -130,8 +116,10 @@ def ca():
 
 # ------------------------------------------------ every interpreter present ----
 
-@pytest.mark.parametrize("python", _interpreters(), ids=str)
-def test_every_interpreter_on_this_machine(python):
+@pytest.mark.parametrize("which", ["system", *MINORS])
+def test_every_interpreter(which):
+    """Debian's python3 and each stock CPython (the built artifact: test_built_artifact)."""
+    python = _interpreter(which)
     code, out = run_doctor(python)
     assert code == 0 and out["verdict"]["status"] == "ok" and out["verdict"]["works"]
     assert out["fixes"] == [] and out["check_url"] is None
@@ -161,28 +149,25 @@ def test_built_artifact(built_python):
     assert code == 0 and out["verdict"]["works"], out["problems"]
     assert out["patch"]["present"] is True and out["patch"]["version"] == trust.PATCH_VERSION
     assert out["openssl"]["linked"] == out["openssl"]["built_against"]
-    try:
-        sandbox.check_available()
-    except sandbox.SandboxUnavailable as e:
-        pytest.skip(str(e))
+    require_namespaces()
     code, out = run_doctor(built_python, layout=sandbox.layout_for("rhel"))
     assert code == 0 and out["verdict"]["works"], out["problems"]
     assert out["patch"]["source"] in ("compiled", "fallback")
 
 
-def test_text_output_for_people():
-    code, text = run_doctor(SOURCE / "bin" / "python3", json_out=False)
+def test_text_output_for_people(source):
+    code, text = run_doctor(source / "bin" / "python3", json_out=False)
     assert code == 0
     assert text.splitlines()[0] == "✓ default-context HTTPS verification works"
     assert "OpenSSL's compiled defaults (OPENSSLDIR /usr/lib/ssl)" in text and "\033[" not in text
 
 
-def test_under_one_second():
+def test_under_one_second(source):
     """Without --check-url, wall time of the whole command, interpreter start-ups included."""
     times = []
     for _ in range(5):
         start = time.monotonic()
-        run_doctor(SOURCE / "bin" / "python3")
+        run_doctor(source / "bin" / "python3")
         times.append(time.monotonic() - start)
     print(f"\ndoctor wall times: {', '.join(f'{t:.2f}s' for t in times)}")
     assert min(times) < 1.0 and sorted(times)[2] < 1.0
@@ -331,9 +316,9 @@ def _closed_port() -> int:
     ("expired", "expired", 1, "expired"),
     ("closed", "no-network", 1, "refused"),
 ])
-def test_check_url(servers, ca_file, server, outcome, code, words):
+def test_check_url(source, servers, ca_file, server, outcome, code, words):
     url = f"https://localhost:{_closed_port()}/" if server == "closed" else servers[server].url()
-    got, out = run_doctor(SOURCE / "bin" / "python3", env={"SSL_CERT_FILE": ca_file}, args=("--check-url", url))
+    got, out = run_doctor(source / "bin" / "python3", env={"SSL_CERT_FILE": ca_file}, args=("--check-url", url))
     assert got == code
     u = out["check_url"]
     assert u["url"] == url and u["outcome"] == outcome and u["ok"] is (code == 0)
@@ -344,8 +329,8 @@ def test_check_url(servers, ca_file, server, outcome, code, words):
         assert first_fix(out) == ["unset SSL_CERT_FILE"]
 
 
-def test_check_url_is_explained_in_text_too(servers):
-    code, text = run_doctor(SOURCE / "bin" / "python3", args=("--check-url", servers["unknown"].url()),
+def test_check_url_is_explained_in_text_too(source, servers):
+    code, text = run_doctor(source / "bin" / "python3", args=("--check-url", servers["unknown"].url()),
                             json_out=False)
     assert code == 1
     assert f"Check {servers['unknown'].url()}: ✗ unknown issuer" in text

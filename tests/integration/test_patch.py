@@ -1,7 +1,7 @@
 """`pybuildssl patch` on real CPython installations, proven over loopback TLS.
 
-A pyenv CPython (linked to the host's OpenSSL, whose OPENSSLDIR is Debian's
-/usr/lib/ssl) is copied (hard links: cheap, and the original is never
+A stock CPython (built by ci/stock_pythons.py, see _interpreters.py: linked to
+the host's OpenSSL, whose OPENSSLDIR is Debian's /usr/lib/ssl) is copied (hard links: cheap, and the original is never
 written: every write replaces a file) and patched.  Its interpreter then
 runs in private mount namespaces laid out like Fedora, RHEL, Debian or
 nothing at all (pybuildssl.verify.sandbox), with a clean environment, and
@@ -13,11 +13,8 @@ Set PYBUILDSSL_TEST_PYTHON to an installation prefix to test another Python.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
-import os
-import re
 import struct
 import sys
 from pathlib import Path
@@ -27,6 +24,8 @@ import pytest
 from pybuildssl import trust
 from pybuildssl.fsutil import copy_prefix
 from pybuildssl.verify import sandbox, tls
+
+from _interpreters import MINORS, interpreter, require_namespaces, source_prefix as _source_prefix, stock_prefix
 
 pytestmark = pytest.mark.integration
 
@@ -83,39 +82,9 @@ print(json.dumps(out))
 
 # --------------------------------------------------------------- fixtures ----
 
-def _pyenv_prefixes() -> list[Path]:
-    out = []
-    for d in sorted(glob.glob("/root/.pyenv/versions/3.*")):
-        m = re.fullmatch(r"3\.(\d+)\.\d+", os.path.basename(d))
-        if m and int(m.group(1)) >= 9 and glob.glob(f"{d}/lib/python3.*/ssl.py"):
-            out.append(Path(d))
-    return out
-
-
-def _source_prefix() -> Path:
-    if os.environ.get("PYBUILDSSL_TEST_PYTHON"):
-        return Path(os.environ["PYBUILDSSL_TEST_PYTHON"])
-    preferred = Path("/root/.pyenv/versions/3.12.1")
-    if preferred.is_dir():
-        return preferred
-    found = _pyenv_prefixes()
-    if not found:
-        pytest.skip("no CPython 3.9+ installation to patch (set PYBUILDSSL_TEST_PYTHON)")
-    return found[-1]
-
-
-def interpreter(prefix: Path) -> Path:
-    (lib,) = [p for p in (prefix / "lib").glob("python3.*") if (p / "ssl.py").is_file()]
-    exe = prefix / "bin" / lib.name
-    return exe if exe.exists() else prefix / "bin" / "python3"
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _sandbox_available():
-    try:
-        sandbox.check_available()
-    except sandbox.SandboxUnavailable as e:
-        pytest.skip(str(e))
+    require_namespaces()
 
 
 @pytest.fixture(scope="session")
@@ -307,9 +276,9 @@ def test_patch_revert_cycle_restores_stock_behaviour(tmp_path, source_prefix, ca
     assert_verify_failed(out)
 
 
-@pytest.mark.parametrize("prefix", _pyenv_prefixes(), ids=lambda p: p.name)
-def test_every_cpython_version_present(tmp_path, prefix, ca, server):
-    copy = copy_prefix(prefix, tmp_path / "py")
+@pytest.mark.parametrize("minor", MINORS)
+def test_every_stock_cpython_version(tmp_path, minor, ca, server):
+    copy = copy_prefix(stock_prefix(minor), tmp_path / "py")
     trust.patch_prefix(copy)
     layout = sandbox.layout_for("fedora", [ca.cert_pem])
     out = run(interpreter(copy), layout, server.url(), "truststore-like")

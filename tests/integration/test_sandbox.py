@@ -1,21 +1,20 @@
 """Vendor trust-store layouts in mount namespaces, checked with real handshakes.
 
-The target interpreters are pyenv builds linked against the host's OpenSSL
-(OPENSSLDIR /usr/lib/ssl): they trust a Debian layout and must NOT trust a
-Fedora one.  That failure is the product's reason to exist, and it proves
-the sandbox really hides the host store.
+The target interpreters are stock CPython builds linked against the host's
+OpenSSL (OPENSSLDIR /usr/lib/ssl; built by ci/stock_pythons.py, see
+_interpreters.py): they trust a Debian layout and must NOT trust a Fedora
+one.  That failure is the product's reason to exist, and it proves the
+sandbox really hides the host store.
 """
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
 import posixpath
 import re
 import subprocess
-import sys
 import time
 
 import pytest
@@ -26,6 +25,8 @@ from pybuildssl.verify.sandbox import (
     DirSpec, FileSpec, Layout, SandboxError, SandboxUnavailable, clean_env, layout_empty,
     layout_for, run_in_layout,
 )
+
+from _interpreters import MINORS, interpreter, namespaces, require_root, stock_prefix  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -45,36 +46,22 @@ except Exception as e:
 
 # ------------------------------------------------------------- fixtures ----
 
-@pytest.fixture(scope="module")
-def namespaces():
-    try:
-        sandbox.check_available()
-    except SandboxUnavailable as e:
-        pytest.skip(f"skipped: {e.reason}")
-
-
-def _target_pythons() -> list[str]:
-    found = sorted(glob.glob("/root/.pyenv/versions/3.*/bin/python3"),
-                   key=lambda p: [int(x) for x in re.findall(r"\d+", p.split("/")[-3])])
-    found = [p for p in found if int(p.split("/")[-3].split(".")[1]) >= 9]
-    return found or [sys.executable]
-
-
-def _require_debian_openssl(python: str) -> None:
+def _target_python(minor: str | None = None) -> str:
+    """A stock CPython linked to the host's OpenSSL, whose compiled defaults are Debian's."""
+    python = str(interpreter(stock_prefix(minor)))
     r = subprocess.run([python, "-I", "-c",
                         "import ssl; print(ssl.get_default_verify_paths().openssl_capath)"],
                        capture_output=True, text=True, env=clean_env(), timeout=30)
-    if r.stdout.strip() != "/usr/lib/ssl/certs":
-        pytest.skip(f"{python}: OpenSSL's default capath is {r.stdout.strip()!r}, "
-                    "not the Debian one these assertions assume")
+    assert r.stdout.strip() == "/usr/lib/ssl/certs", \
+        f"{python}: OpenSSL's default capath is {r.stdout.strip()!r}, not the Debian one " \
+        f"these assertions assume (run on Debian with Debian's libssl-dev) {r.stderr}"
+    return python
 
 
 @pytest.fixture(scope="module")
 def target_python(namespaces):
-    """A target interpreter whose OpenSSL's compiled defaults live in /usr/lib/ssl."""
-    preferred = [p for p in _target_pythons() if "/3.12." in p] or _target_pythons()
-    _require_debian_openssl(preferred[0])
-    return preferred[0]
+    """The newest stock CPython: its OpenSSL's compiled defaults live in /usr/lib/ssl."""
+    return _target_python()
 
 
 @pytest.fixture(scope="module")
@@ -276,9 +263,9 @@ def test_debian_layout_trusts_the_ca_over_loopback(target_python, ca, server):
     assert elapsed < 10
 
 
-@pytest.mark.parametrize("python", _target_pythons())
-def test_every_target_python_trusts_only_what_the_layout_holds(namespaces, python, ca, server):
-    _require_debian_openssl(python)
+@pytest.mark.parametrize("minor", MINORS)
+def test_every_target_python_trusts_only_what_the_layout_holds(namespaces, minor, ca, server):
+    python = _target_python(minor)
     layout = layout_for("debian", [ca.cert_pem], host_roots=False)
     assert fetch(layout, python, server.url("127.0.0.1"))["ok"]
     stranger = tls.CA("not in the store")
@@ -451,16 +438,18 @@ def test_unprivileged_users_get_a_user_namespace(namespaces, tmp_path):
     import shutil
 
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    python = "/usr/bin/python3"
-    if os.geteuid() != 0 or not shutil.which("setpriv") or not os.path.exists(python):
-        pytest.skip("needs root, setpriv and /usr/bin/python3 to switch to nobody")
+    python = "/usr/bin/python3"  # readable by nobody, unlike a prefix under /root
+    require_root("switching to nobody with setpriv")
+    assert shutil.which("setpriv"), "setpriv is missing: install util-linux"
+    assert os.path.exists(python), f"{python} is missing: install Debian's python3"
     nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
     probe = subprocess.run(nobody + [python, "-c", f"import sys; sys.path.insert(0, {repo!r}); "
                                      "import cryptography, pybuildssl.verify.sandbox"],
                            capture_output=True, text=True, env=env, cwd="/", timeout=30)
-    if probe.returncode != 0:
-        pytest.skip("nobody cannot import cryptography and pybuildssl with " + python)
+    assert probe.returncode == 0, \
+        f"nobody cannot import cryptography and pybuildssl with {python} (install Debian's " \
+        f"python3-cryptography): {probe.stderr.strip()[-600:]}"
     r = subprocess.run(nobody + [python, "-c", UNPRIVILEGED, repo], capture_output=True,
                        text=True, env=env, cwd="/", timeout=60)
     assert r.returncode == 0, r.stderr

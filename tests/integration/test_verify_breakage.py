@@ -23,6 +23,7 @@ import pytest
 
 import _helpers
 from _helpers import run_cli
+from _interpreters import MINORS, stock_prefix
 from pybuildssl import package, sources, trust
 
 pytestmark = pytest.mark.integration
@@ -92,17 +93,18 @@ def test_absolute_shebang_is_caught(unpacked, manifest, tmp_path):
         f["reloc.build-paths"]["detail"]
 
 
-def _system_openssl_ssl_module(minor: str) -> str | None:
-    for p in sorted(glob.glob(f"/root/.pyenv/versions/3.{minor}.*/lib/python3.{minor}/lib-dynload/_ssl.*.so")) + \
-            sorted(glob.glob(f"/usr/lib/python3.{minor}/lib-dynload/_ssl.*.so")):
-        return p
-    return None
+def _system_openssl_ssl_module(minor: str) -> Path:
+    """``_ssl`` of the stock CPython 3.<minor> (_interpreters.py): linked to the host's libssl.so.3."""
+    assert f"3.{minor}" in MINORS, \
+        f"no stock CPython 3.{minor} to take _ssl from (ci/stock_pythons.py builds {', '.join(MINORS)})"
+    dynload = stock_prefix(f"3.{minor}") / "lib" / f"python3.{minor}" / "lib-dynload"
+    (donor,) = dynload.glob("_ssl.*.so")
+    return donor
 
 
 def test_system_openssl_3_0_swapped_in(unpacked, manifest, tmp_path):
     minor = manifest["cpython"]["version"].split(".")[1]
     donor = _system_openssl_ssl_module(minor)
-    assert donor, f"no CPython 3.{minor} linked to the system OpenSSL on this host to take _ssl from"
     (ours,) = glob.glob(str(unpacked / "lib" / f"python3.{minor}" / "lib-dynload" / "_ssl.*.so"))
     shutil.copyfile(donor, ours)
     code, f = verify_json(repack(unpacked, manifest, tmp_path))

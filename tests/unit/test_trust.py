@@ -15,7 +15,6 @@ import glob
 import hashlib
 import json
 import os
-import re
 import ssl
 import sys
 import types
@@ -31,16 +30,15 @@ PEM = (b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
 HOST_SSL_PY = Path(ssl.__file__)
 
 
-def pyenv_ssl_files() -> list[Path]:
-    out = []
-    for p in sorted(glob.glob("/root/.pyenv/versions/*/lib/python3.*/ssl.py")):
-        m = re.search(r"python3\.(\d+)t?/ssl\.py$", p)
-        if m and int(m.group(1)) >= 9:
-            out.append(Path(p))
-    return out
+def stock_ssl_files() -> list[Path]:
+    """ssl.py of the stock CPythons ci/stock_pythons.py has built into the cache (3.9, 3.11,
+    3.13; none before the integration tests or the script first ran) and the host's own."""
+    cache = Path(os.environ.get("PYBUILDSSL_CACHE") or Path.home() / ".cache" / "pybuildssl")
+    found = sorted(glob.glob(str(cache / "stock-pythons" / "*" / "lib" / "python3.*" / "ssl.py")))
+    return [Path(p) for p in found] + [HOST_SSL_PY]
 
 
-SSL_FILES = pyenv_ssl_files() or [HOST_SSL_PY]
+SSL_FILES = stock_ssl_files()
 
 
 # ------------------------------------------------------------- rendering ----
@@ -133,7 +131,7 @@ def exec_constants(block: str) -> dict:
 
 # ------------------------------------------------------------------ text ----
 
-@pytest.mark.parametrize("ssl_py", SSL_FILES, ids=lambda p: p.parts[-2])
+@pytest.mark.parametrize("ssl_py", SSL_FILES, ids=lambda p: f"{p.parts[-4]}/{p.parts[-2]}")
 def test_apply_strip_round_trip_on_real_ssl_py(ssl_py):
     original = ssl_py.read_bytes().decode("utf-8")
     block = trust.render_patch("linux")
