@@ -10,6 +10,7 @@ else ``~/.cache/pybuildssl``), outside any checkout:
     zig/                         Zig's own cache (compiled libc stubs), when Zig is the toolchain
     artifacts/KEY/ARCHIVE        packaged archives
     work/KEY/                    source and build trees (removed after success)
+    locks/NAME.lock              one builder per component and work tree at a time (flock)
     logs/RECIPE-KEY/STEP.log     one log per step
 
 A component directory counts only once its ``.complete.json`` stamp is
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import components as components_mod, package, platforms, relocate, sources as sources_mod, toolchain, trust
+from . import cachelock, components as components_mod, package, platforms, relocate, sources as sources_mod, toolchain, trust
 from .errors import BuildError, PrerequisiteError, SourceError
 from .plan import Plan, Step, make_plan
 from .recipe import Recipe
@@ -131,45 +132,55 @@ class Builder:
     def build(self) -> BuildResult:
         t0 = time.monotonic()
         plan = self.plan()
-        timings: dict[str, float] = {}
-        cached: dict[str, bool] = {}
-        libs: dict[str, dict] = {}
-        checked = False
-        for component in plan.order:
-            out = plan.out_dir(component)
-            is_lib = component not in ("openssl", "cpython")
-            if (out / STAMP).is_file():
-                self.ui.step(f"{component}: cached ({out})")
-                if is_lib:
-                    libs[component] = {"cached": True, "seconds": 0.0}
-                    self._used_pins[component] = json.loads((out / STAMP).read_text()).get("source_sha256", "")
-                else:
-                    cached[component] = True
-                continue
-            if not checked:
-                check_prerequisites(self.recipe, self.runner)
-                toolchain.install(plan.toolchain)
-                checked = True
-            if out.exists():
-                shutil.rmtree(out)
-            start = time.monotonic()
-            for step in plan.component_steps(component):
-                timings[step.name] = self._run_step(plan, step)
-            seconds = round(time.monotonic() - start, 1)
-            stamp = {"key": plan.keys[component], "recipe": self.recipe.name, "seconds": seconds,
-                     "toolchain": plan.toolchain.id}
-            if is_lib:
-                stamp["source_sha256"] = self._used_pins.get(component, "")
-                libs[component] = {"cached": False, "seconds": seconds}
-            else:
-                cached[component] = False
-            (out / STAMP).write_text(json.dumps(stamp, indent=1) + "\n")
-        if plan.dirs.work.exists():
-            shutil.rmtree(plan.dirs.work, ignore_errors=True)
+        # The work tree is keyed like CPython, the components by their own keys: one builder
+        # of each at a time in this cache (parallel CI jobs share caches).
+        with cachelock.held(self.cache_dir, f"work-{plan.keys['cpython']}", waiting=self.ui.info):
+            timings: dict[str, float] = {}
+            cached: dict[str, bool] = {}
+            libs: dict[str, dict] = {}
+            checked = False
+            for component in plan.order:
+                out = plan.out_dir(component)
+                with cachelock.held(self.cache_dir, out.name, waiting=self.ui.info):
+                    checked = self._component(plan, component, out, checked, timings, cached, libs)
+            if plan.dirs.work.exists():
+                shutil.rmtree(plan.dirs.work, ignore_errors=True)
         artifact, manifest, packaged = self._package(plan)
         cached["package"] = not packaged
         timings["total"] = time.monotonic() - t0
         return BuildResult(artifact=artifact, manifest=manifest, timings=timings, cached=cached, components=libs)
+
+    def _component(self, plan: Plan, component: str, out: Path, checked: bool,
+                   timings: dict, cached: dict, libs: dict) -> bool:
+        """Reuse or build one component (its lock held); returns whether prerequisites were checked."""
+        is_lib = component not in ("openssl", "cpython")
+        if (out / STAMP).is_file():
+            self.ui.step(f"{component}: cached ({out})")
+            if is_lib:
+                libs[component] = {"cached": True, "seconds": 0.0}
+                self._used_pins[component] = json.loads((out / STAMP).read_text()).get("source_sha256", "")
+            else:
+                cached[component] = True
+            return checked
+        if not checked:
+            check_prerequisites(self.recipe, self.runner)
+            toolchain.install(plan.toolchain)
+            checked = True
+        if out.exists():
+            shutil.rmtree(out)
+        start = time.monotonic()
+        for step in plan.component_steps(component):
+            timings[step.name] = self._run_step(plan, step)
+        seconds = round(time.monotonic() - start, 1)
+        stamp = {"key": plan.keys[component], "recipe": self.recipe.name, "seconds": seconds,
+                 "toolchain": plan.toolchain.id}
+        if is_lib:
+            stamp["source_sha256"] = self._used_pins.get(component, "")
+            libs[component] = {"cached": False, "seconds": seconds}
+        else:
+            cached[component] = False
+        (out / STAMP).write_text(json.dumps(stamp, indent=1) + "\n")
+        return checked
 
     def _run_step(self, plan: Plan, step: Step) -> float:
         start = time.monotonic()
