@@ -22,7 +22,7 @@ import shlex
 from typing import Any, Mapping
 
 #: Where the wrapper goes (the user's own configuration directory).
-WRAPPER = "~/.config/pybuildssl/openssl.cnf"
+WRAPPER = "$HOME/.config/pybuildssl/openssl.cnf"
 
 #: Error texts of this class (OpenSSL's reason names as CPython prints them).
 _SIGNS = ("MODULE_INITIALIZATION_ERROR", "UNKNOWN_MODULE_NAME", "ERROR_IN_SYSTEM_DEFAULT_CONFIG",
@@ -55,9 +55,9 @@ def explain(error: str, cfg: Mapping[str, Any]) -> tuple[str, str, list[str], st
                f"includes) holds {keys}, known only to the vendor's own OpenSSL")
     q = shlex.quote(cnf)
     commands = [
-        f"mkdir -p {WRAPPER.rsplit('/', 1)[0]}",
-        f"printf '.include %s\\n[default]\\nconfig_diagnostics = 0\\n' {q} > {WRAPPER}",
-        f"export OPENSSL_CONF={WRAPPER}",
+        f'mkdir -p "{WRAPPER.rsplit("/", 1)[0]}"',
+        f"printf '.include %s\\n[default]\\nconfig_diagnostics = 0\\n' {q} > \"{WRAPPER}\"",
+        f'export OPENSSL_CONF="{WRAPPER}"',
     ]
     note = (f"OpenSSL then reads {cnf} with errors not fatal: the system policy (protocols, TLS 1.3 "
             "suites, groups, signature algorithms) still applies where this OpenSSL understands it. "

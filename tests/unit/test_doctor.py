@@ -318,7 +318,7 @@ def test_vendor_openssl_conf_names_the_cause_and_a_wrapper_first(error):
     assert "config_diagnostics = 1" in p.message and "rh-allow-sha1-signatures" in p.message
     assert fix_ids(d)[:2] == ["openssl-conf-wrapper", "rebuild"]
     wrapper = d.fixes[0].commands
-    assert wrapper[-1] == "export OPENSSL_CONF=~/.config/pybuildssl/openssl.cnf"
+    assert wrapper[-1] == 'export OPENSSL_CONF="$HOME/.config/pybuildssl/openssl.cnf"'
     assert "config_diagnostics = 0" in wrapper[1] and "/etc/pki/tls/openssl.cnf" in wrapper[1]
     # the old advice (another OPENSSLDIR) would read the same file: not given
     assert "linux-x86_64-rhel" not in " ".join(d.fixes[1].commands) or "patch" in d.fixes[1].note
