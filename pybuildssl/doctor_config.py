@@ -4,8 +4,9 @@ RHEL 9's ``/etc/pki/tls/openssl.cnf`` (and Fedora's and Amazon Linux 2023's)
 sets ``config_diagnostics = 1``, which makes every configuration error fatal,
 and crypto-policies add ``rh-allow-sha1-signatures`` to its ``alg_section``:
 an upstream OpenSSL refuses that key, so its first ``SSL_CTX_new`` fails
-(``[CONF: MODULE_INITIALIZATION_ERROR]``), or, when ``hashlib`` came first,
-``ssl`` in another thread fails with ``unknown error``.
+(``[CONF: MODULE_INITIALIZATION_ERROR]``), or, in a Python with one shared
+libcrypto where ``hashlib`` came first, ``ssl`` in another thread fails with
+``unknown error``.
 
 The fix that works at once: ``OPENSSL_CONF`` naming a small file that
 includes the host's and turns diagnostics off again (the ``[default]``

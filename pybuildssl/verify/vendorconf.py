@@ -4,9 +4,11 @@ RHEL 9's ``openssl.cnf`` (and Fedora's and Amazon Linux 2023's, from the same
 patch set) sets ``config_diagnostics = 1`` and crypto-policies put
 ``rh-allow-sha1-signatures`` in its ``alg_section``: upstream OpenSSL 3 fails
 its first ``SSL_CTX_new`` on that file (``[CONF: MODULE_INITIALIZATION_ERROR]``
-from ``ssl.create_default_context()``) when ``ssl`` is OpenSSL's first user,
-and in any thread but the first when ``hashlib`` came first (the failed load is
-remembered; only the thread that ran it skips the check later).
+from ``ssl.create_default_context()``) when ``ssl`` is OpenSSL's first user;
+with one libcrypto per process, ``hashlib`` first hides the failure in that
+thread only (the failed load is remembered; only the thread that ran it skips
+the check later).  A pybuildssl artifact fails in every order: ``_ssl`` and
+``_hashlib`` each link their own static OpenSSL.
 
 The files are the vendor's, as shipped (``pybuildssl/data/vendor-cnf/``,
 ``configs.toml`` says where each goes).  A layout lays them out over the

@@ -4,9 +4,10 @@ RHEL 9's /etc/pki/tls/openssl.cnf sets ``config_diagnostics = 1`` and
 crypto-policies put ``rh-allow-sha1-signatures`` in its alg_section (and, in
 the FIPS layout, a vendor-only ssl Option, a FIPS provider section without the
 module and an ENGINE module this OpenSSL lacks).  Upstream OpenSSL 3.5 fails
-its first SSL_CTX_new on that file when ``ssl`` is OpenSSL's first user, and in
-a second thread when ``hashlib`` came first (python-build-standalone issues
-207, 999, 1013).  The files are the vendor's (pybuildssl/data/vendor-cnf/),
+its first SSL_CTX_new on that file, whatever OpenSSL's first user is (in a
+pybuildssl artifact _ssl and _hashlib each carry their own static OpenSSL;
+with one shared libcrypto, hashlib first hides it in that thread only:
+python-build-standalone issues 207, 999, 1013).  The files are the vendor's (pybuildssl/data/vendor-cnf/),
 laid out in a private mount namespace; the artifact's OPENSSLDIR (/etc/ssl)
 links to the vendor's file, as with OPENSSL_CONF set to it.
 
