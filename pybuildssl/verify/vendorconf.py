@@ -122,9 +122,9 @@ def layout(name: str, cas_pem=(), *, openssldir: str | None = None, host_roots=T
         target = posixpath.join(openssldir, "openssl.cnf")
         if any(sandbox._under(target, h) for h in hide) and base.entry(target) is None:
             links.append((target, c.cnf_path))
-    return sandbox.Layout(hide=tuple(hide), files=base.files + tuple(e for e in entries if isinstance(e, sandbox.FileSpec)),
-                          dirs=base.dirs + tuple(e for e in entries if isinstance(e, sandbox.DirSpec)),
-                          links=tuple(links), name=name)
+    files = base.files + tuple(e for e in entries if isinstance(e, sandbox.FileSpec))
+    dirs = base.dirs + tuple(e for e in entries if isinstance(e, sandbox.DirSpec))
+    return sandbox.Layout(hide=tuple(hide), files=files, dirs=dirs, links=tuple(links), name=name)
 
 
 def run_client(interpreter, lay, url: str, order: str, *, env=None) -> dict:

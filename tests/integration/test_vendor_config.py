@@ -122,8 +122,8 @@ def test_the_policy_shows_on_the_wire(built_python, openssldir, world, aes128_se
     plain = vendorconf.run_client(built_python, sandbox.layout_for("rhel", [ca.cert_pem]), aes128_server, order)
     assert plain.get("ok") and plain["cipher"] == "TLS_AES_128_GCM_SHA256", plain
     # DEFAULT allows it too
-    default = vendorconf.run_client(built_python, vendorconf.layout("rhel-config", [ca.cert_pem], openssldir=openssldir),
-                                    aes128_server, order)
+    default = vendorconf.run_client(built_python, vendorconf.layout("rhel-config", [ca.cert_pem],
+                                                                    openssldir=openssldir), aes128_server, order)
     assert default.get("ok") and default["cipher"] == "TLS_AES_128_GCM_SHA256", default
     # FUTURE does not: the client offers only AES-256-GCM and ChaCha20, the handshake fails
     future = vendorconf.run_client(built_python, vendorconf.layout("rhel-config-future", [ca.cert_pem],
@@ -214,7 +214,8 @@ def test_doctor_names_the_cause_and_its_first_fix_works(unpatched_python, world,
     # and doctor, run with the variable set, finds nothing wrong with the configuration
     again = _doctor(unpatched_python, lay, env={"HOME": str(home),
                                                 "OPENSSL_CONF": str(home / ".config/pybuildssl/openssl.cnf")})
-    assert not {"ssl.vendor-config", "ssl.config"} & {x["id"] for x in again["problems"]}, again["problems"]
+    found = {x["id"] for x in again["problems"]}
+    assert not {"ssl.vendor-config", "ssl.config"} & found, again["problems"]
 
 
 # ------------------------------------------------- what tolerance must not do ----
@@ -247,7 +248,8 @@ def _with_conf(built_python, tmp_path, text: str) -> dict:
 def test_a_module_this_openssl_lacks_does_not_drop_the_tls_policy_after_it(built_python, tmp_path):
     # upstream stops at the first failing module: the ssl_conf after it would be lost silently
     got = _with_conf(built_python, tmp_path, "openssl_conf = init\n[init]\nengines = eng\nssl_conf = ssl_sect\n"
-                     "[eng]\npkcs11 = p11\n[p11]\ninit = 1\n[ssl_sect]\nsystem_default = s\n[s]\nMaxProtocol = TLSv1.2\n")
+                     "[eng]\npkcs11 = p11\n[p11]\ninit = 1\n"
+                     "[ssl_sect]\nsystem_default = s\n[s]\nMaxProtocol = TLSv1.2\n")
     assert got["max"] == 771, got  # TLSVersion.TLSv1_2
 
 

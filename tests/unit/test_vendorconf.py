@@ -40,7 +40,8 @@ def test_judge_reports_each_first_user_order_and_a_policy_not_in_force():
     ok = {"ok": True, "tls13": list(c.ciphersuites)}
     assert vendorconf.judge(c, [dict(ok, order=o) for o in vendorconf.ORDERS]) == []
     bad = vendorconf.judge(c, [
-        {"order": "ssl", "ok": False, "error": "SSLError: [CONF: MODULE_INITIALIZATION_ERROR] module initialization error"},
+        {"order": "ssl", "ok": False,
+         "error": "SSLError: [CONF: MODULE_INITIALIZATION_ERROR] module initialization error"},
         dict(ok, order="hashlib", tls13=["TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256"]),
         {"order": "thread", "ok": False, "error": "SSLError: unknown error (_ssl.c:3063)"},
     ])
