@@ -187,7 +187,14 @@ CHECKS: dict[str, str] = {
     "tls.unknown-ca": "a server whose CA is not in the store is refused with a certificate verification error",
     "tls.wrong-host": "a certificate issued for another name is refused for the hostname",
     "layout.*": "the same handshakes under another vendor's layout (`--layouts`, e.g. `rhel` or `all`): "
-                "trusted through the compiled defaults or the baked fallback, unknown CA and wrong host refused",
+                "trusted through the compiled defaults or the baked fallback, unknown CA and wrong host refused. "
+                "The vendor-configuration layouts (`rhel-config`, `rhel-config-legacy`, `rhel-config-future`, "
+                "`rhel-config-fips`, all in `all`) lay RHEL 9's own `openssl.cnf` (`config_diagnostics = 1`) and "
+                "crypto-policies' back-ends, as shipped, over the rhel trust layout, linked into the artifact's "
+                "OPENSSLDIR ([vendor-config.md](vendor-config.md)): a client with `ssl` first, one with `hashlib` "
+                "first and one with `hashlib` first and `ssl` in a thread each complete a handshake, and the "
+                "default context offers exactly the policy's TLS 1.3 suites; an OpenSSL that fails on the file "
+                "fails here (`[CONF: MODULE_INITIALIZATION_ERROR]`, `unknown error`)",
 }
 
 CHECK_SOURCES = ("pybuildssl/verify/__init__.py", "pybuildssl/verify/checks.py")

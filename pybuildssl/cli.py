@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
              "  pybuildssl verify ~/.pyenv/versions/3.12.1 --json")
     p.add_argument("path", type=Path, help="a pybuildssl archive or directory, or any CPython prefix")
     p.add_argument("--layouts", metavar="LIST",
-                   help="vendor layouts to repeat the handshakes under: host (default), all, or e.g. debian,rhel")
+                   help="layouts to repeat the handshakes under: host (default), all, vendors (e.g. debian,rhel) "
+                        "or vendor configurations (rhel-config, rhel-config-legacy, rhel-config-future, rhel-config-fips)")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
     p.add_argument("--expect-openssl", metavar="X.Y.Z", help="the OpenSSL version the artifact must link")

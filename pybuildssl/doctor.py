@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from . import layouts
+from . import doctor_config, layouts
 
 SCHEMA_VERSION = 1
 
@@ -50,6 +50,8 @@ PROBLEMS: dict[str, str] = {
     "python.version": "not CPython 3.9 to 3.14: `pybuildssl patch` does not apply to it",
     "ssl.import": "`import ssl` fails: the _ssl extension or the libssl it needs is missing",
     "ssl.config": "ssl.create_default_context() raises, usually because of a broken openssl.cnf",
+    "ssl.vendor-config": "the host's openssl.cnf turns errors fatal (config_diagnostics) and holds keys "
+                         "only the vendor's OpenSSL knows (RHEL 9, Fedora, Amazon Linux 2023)",
     "ssl.version": "the linked OpenSSL is not the major.minor version _ssl was built against",
     "store.compiled": "OpenSSL's compiled defaults (OPENSSLDIR) hold no usable CA store",
     "store.unloadable": "a CA bundle looks usable but OpenSSL loaded no certificate from it",
@@ -81,6 +83,7 @@ FIXES: dict[str, str] = {
     "unset-openssl-conf": "remove OPENSSL_CONF, which names a configuration OpenSSL cannot load",
     "add-ca": "add the server's CA to the system store",
     "reinstall": "use a Python whose ssl module imports",
+    "openssl-conf-wrapper": "OPENSSL_CONF naming a file that includes the host's openssl.cnf with errors not fatal",
 }
 
 #: Trust variables that name a CA location: name -> (kind, who reads it).
@@ -461,7 +464,9 @@ def diagnose(facts: Mapping[str, Any] | None, host: Host, *, probe_error: str = 
     in_use = [x for x in eff_files + eff_dirs if x.usable] + ([fb_loc] if fb_loc and fb_loc.usable else [])
     via = _via(ossl_env, env, eff_files, eff_dirs, fb_loc, loaded, works)
 
-    if not ctx.get("ok"):
+    if not ctx.get("ok") and doctor_config.is_vendor_config_failure(ctx.get("error", ""), facts.get("openssl_config")):
+        _vendor_config(problems, fixes, ctx.get("error", "?"), facts["openssl_config"], host, store_vendor)
+    elif not ctx.get("ok"):
         err = ctx.get("error", "?")
         problems.append(Problem("ssl.config", ERROR, f"ssl.create_default_context() raises {err}"))
         if "OPENSSL_CONF" in env:
@@ -561,6 +566,18 @@ def diagnose(facts: Mapping[str, Any] | None, host: Host, *, probe_error: str = 
     return Diagnosis(status=status, works=works, summary=summary, via=via, interpreter=interp, openssl=openssl,
                      compiled=compiled, reported=reported, env=_env_report(env, locs), locations=_shown(locs),
                      host=host_info, patch=patch, problems=problems, fixes=fixes, check_url=url)
+
+
+def _vendor_config(problems: list[Problem], fixes: list[Fix], err: str, cfg: Mapping[str, Any], host: Host,
+                   store_vendor: str | None) -> None:
+    """ssl fails on the host's openssl.cnf (config_diagnostics on, vendor-only keys): doctor_config."""
+    message, title, commands, note = doctor_config.explain(err, cfg)
+    problems.append(Problem("ssl.vendor-config", ERROR, message, cfg.get("path")))
+    fixes.append(Fix("openssl-conf-wrapper", title, commands, note))
+    fixes.append(Fix("rebuild", "Rebuild with this pybuildssl: its OpenSSL never fails on the host's openssl.cnf",
+                     [f"pybuildssl build {_recipe(host, store_vendor or host.vendor)}"],
+                     "any recipe: the OpenSSL patch openssl-host-config-tolerant.patch, not the OPENSSLDIR, "
+                     "is what helps (docs/vendor-config.md)"))
 
 
 def _add_fix(fixes: list[Fix], fix: Fix) -> None:

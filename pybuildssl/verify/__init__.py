@@ -24,7 +24,7 @@ from typing import Callable
 
 from .. import fsutil, layouts, package, sources
 from ..errors import ArchiveError, VerifyError
-from . import checks
+from . import checks, vendorconf
 from .report import FAIL, SKIP, Report
 
 #: The relocation test's directory name: a space and non-ASCII characters.
@@ -32,21 +32,26 @@ RELOCATED_NAME = "relocated prefix ü✓"
 
 
 def parse_layouts(text: str | None, host_vendor: str) -> list[str]:
-    """``--layouts`` value -> vendor names; ``host`` means this machine's vendor."""
+    """``--layouts`` value -> layout names; ``host`` means this machine's vendor.
+
+    Names are the layout table's Linux vendors (trust stores) and the vendor
+    configurations of :mod:`.vendorconf` (``rhel-config``, ...); ``all`` is both.
+    """
     table = layouts.load()
     linux = [v.name for v in table.vendors_for_os("linux") if v.cafiles or v.capaths]
+    configs = vendorconf.names()
     if not text:
         return [host_vendor]
     if text == "all":
-        return [host_vendor] + [v for v in linux if v != host_vendor]
+        return [host_vendor] + [v for v in linux if v != host_vendor] + configs
     out = []
     for name in text.split(","):
         name = name.strip()
         if name == "host":
             name = host_vendor
-        if name not in linux:
+        if name not in linux and name not in configs:
             raise VerifyError(f"--layouts: unknown layout {name!r}",
-                              hint="valid: host, all, " + ", ".join(linux))
+                              hint="valid: host, all, " + ", ".join(linux + configs))
         out.append(name)
     return out
 
@@ -153,7 +158,13 @@ def verify(path: Path, *, layouts_arg: str | None = None, expect_openssl: str | 
                           ("cannot import: " + ", ".join(f"{k} ({v})" for k, v in missing.items()))[:300]
                           if missing else f"{len(facts['modules'])} stdlib modules import")
         progress("TLS handshakes")
-        checks.check_tls(t, r, vendors, host_vendor=host_vendor)
+        configs = [v for v in vendors if v in vendorconf.names()]
+        checks.check_tls(t, r, [v for v in vendors if v not in configs], host_vendor=host_vendor)
+        if configs:
+            progress("vendor configurations")
+            with checks.timing(r):
+                vendorconf.check(t.interpreter, r, configs, runnable=t.runnable, os_name=t.os,
+                                 openssldir=vendorconf.openssldir_of(t.manifest, r.facts.get("probe")))
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)

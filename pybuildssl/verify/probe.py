@@ -196,6 +196,44 @@ def module_facts(names):
     return out
 
 
+def config_facts(verify_paths):
+    """The openssl.cnf OpenSSL reads at its first use (OPENSSL_CONF, else
+    OPENSSLDIR/openssl.cnf): whether it makes configuration errors fatal and
+    which keys only a vendor's OpenSSL knows it (or a file it includes) holds."""
+    import re
+
+    cafile = (verify_paths or {}).get("openssl_cafile")
+    path = os.environ.get("OPENSSL_CONF") or (os.path.join(os.path.dirname(cafile), "openssl.cnf")
+                                              if cafile else None)
+    out = {"path": path, "exists": bool(path) and os.path.isfile(path), "diagnostics": None,
+           "vendor_keys": [], "includes": []}
+    if not out["exists"]:
+        return out
+    texts = []
+    try:
+        with open(path, "rb") as f:
+            texts.append(f.read(1 << 16).decode("utf-8", "replace"))
+    except OSError as e:
+        out["error"] = _err(e)
+        return out
+    for inc in re.findall(r"(?m)^[ \t]*\.include[ \t]*=?[ \t]*(\S+)", texts[0]):
+        out["includes"].append(inc)
+        names = sorted(os.path.join(inc, n) for n in os.listdir(inc)) if os.path.isdir(inc) else [inc]
+        for name in names:
+            try:
+                with open(name, "rb") as f:
+                    texts.append(f.read(1 << 16).decode("utf-8", "replace"))
+            except OSError:
+                pass
+    head = re.split(r"(?m)^[ \t]*\[", texts[0], 1)[0]  # the default section
+    m = re.findall(r"(?m)^[ \t]*config_diagnostics[ \t]*=[ \t]*(\S+)", head)
+    out["diagnostics"] = m[-1] if m else None
+    for key in ("rh-allow-sha1-signatures", "RHNoEnforceEMSinFIPS"):
+        if any(re.search(r"(?m)^[^#\n]*" + re.escape(key), t) for t in texts):
+            out["vendor_keys"].append(key)
+    return out
+
+
 def main():
     request = json.loads(sys.stdin.read() or "{}")
     facts = {"probe": 1}
@@ -211,6 +249,7 @@ def main():
         vp = ssl_out.get("verify_paths") or {}
         compiled = [(k, vp.get(key)) for k, key in (("file", "openssl_cafile"), ("dir", "openssl_capath"))]
         facts["compiled_locations"] = location_facts([(k, p) for k, p in compiled if p], rules)
+        facts["openssl_config"] = config_facts(vp)
     sys.stdout.write(json.dumps(facts, default=str))
     sys.stdout.write("\n")
 

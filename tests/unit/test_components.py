@@ -113,7 +113,7 @@ def test_a_component_version_is_checked(tmp_path):
 def test_plan_shows_every_component_step_in_order():
     p = plan_for()
     names = [s.name for s in p.steps]
-    assert names[:3] == ["openssl.fetch", "openssl.extract", "openssl.configure"]
+    assert names[:4] == ["openssl.fetch", "openssl.extract", "openssl.patch", "openssl.configure"]
     for c in DEFAULT:
         assert names.index(f"{c}.fetch") < names.index(f"{c}.extract") < names.index(f"{c}.install")
         assert names.index("openssl.install") < names.index(f"{c}.fetch") < names.index("cpython.deps")

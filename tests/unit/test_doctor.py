@@ -299,6 +299,39 @@ def test_broken_openssl_conf():
     assert fix_ids(d) == ["rebuild"] and "/usr/lib/ssl/openssl.cnf" in d.fixes[0].note
 
 
+RHEL_CNF = {"path": "/etc/pki/tls/openssl.cnf", "exists": True, "diagnostics": "1",
+            "vendor_keys": ["rh-allow-sha1-signatures"], "includes": ["/etc/pki/tls/openssl.d"]}
+
+
+@pytest.mark.parametrize("error", [
+    "SSLError: [CONF: MODULE_INITIALIZATION_ERROR] module initialization error (_ssl.c:3123)",
+    "SSLError: unknown error (_ssl.c:3063)",  # hashlib came first, ssl in another thread
+])
+def test_vendor_openssl_conf_names_the_cause_and_a_wrapper_first(error):
+    facts = make(good=[("file", C_FILE)], ctx={"ok": False, "error": error})
+    facts["openssl_config"] = dict(RHEL_CNF)
+    d = diag(facts)
+    assert (d.status, d.works) == (FAIL, False)
+    assert ids(d) == ["ssl.vendor-config"] or ids(d)[0] == "ssl.vendor-config"
+    p = d.problems[0]
+    assert p.subject == "/etc/pki/tls/openssl.cnf"
+    assert "config_diagnostics = 1" in p.message and "rh-allow-sha1-signatures" in p.message
+    assert fix_ids(d)[:2] == ["openssl-conf-wrapper", "rebuild"]
+    wrapper = d.fixes[0].commands
+    assert wrapper[-1] == 'export OPENSSL_CONF="$HOME/.config/pybuildssl/openssl.cnf"'
+    assert "config_diagnostics = 0" in wrapper[1] and "/etc/pki/tls/openssl.cnf" in wrapper[1]
+    # the old advice (another OPENSSLDIR) would read the same file: not given
+    assert "linux-x86_64-rhel" not in " ".join(d.fixes[1].commands) or "patch" in d.fixes[1].note
+    assert not any(INSECURE.search(c) for f in d.fixes for c in f.commands)
+
+
+def test_a_broken_file_without_diagnostics_stays_ssl_config():
+    ctx = {"ok": False, "error": "SSLError: [CONF: UNKNOWN_MODULE_NAME] unknown module name"}
+    facts = make(good=[("file", C_FILE)], ctx=ctx)
+    facts["openssl_config"] = dict(RHEL_CNF, diagnostics="0")
+    assert "ssl.config" in ids(diag(facts)) and "ssl.vendor-config" not in ids(diag(facts))
+
+
 def test_bundle_with_markers_that_openssl_could_not_load():
     ctx = {"ok": True, "stats": {"x509": 0, "crl": 0, "x509_ca": 0}}
     d = diag(make(good=[("file", C_FILE)], ctx=ctx))
