@@ -32,6 +32,8 @@ import pytest
 from pybuildssl.verify import sandbox, tls, vendorconf, verify
 from pybuildssl.verify.sandbox import clean_env
 
+from _helpers import REPO, run_cli
+
 pytestmark = pytest.mark.integration
 
 CONFIGS = vendorconf.names()
@@ -146,8 +148,6 @@ def test_verify_passes_the_vendor_config_layouts(artifact):
 
 # ------------------------------------------------------------------ doctor ----
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def _doctor(python, lay, env: dict | None = None) -> dict:
     argv = [sys.executable, "-m", "pybuildssl", "doctor", "--python", str(python), "--json"]
@@ -165,41 +165,48 @@ def test_doctor_sees_the_artifact_work_under_the_vendor_config(built_python, ope
 
 
 @pytest.fixture(scope="module")
-def unpatched_python(tmp_path_factory) -> Path:
-    """A Python whose OpenSSL lacks openssl-host-config-tolerant.patch (an artifact built before it).
-
-    Environment gate: CI builds only the patched artifact; point
-    PYBUILDSSL_TEST_UNPATCHED_ARTIFACT at an older pybuildssl archive to run these.
+def unpatched(tmp_path_factory, source_sets) -> tuple[Path, str]:
+    """(interpreter, OPENSSLDIR) of the default recipe built WITHOUT openssl-host-config-tolerant.patch
+    (``--set openssl.patches=[]``): the control that shows what the patch prevents.  It shares
+    every component but OpenSSL and CPython with the session's build, and is cached like it.
+    PYBUILDSSL_TEST_UNPATCHED_ARTIFACT may point at such an archive instead.
     """
-    given = os.environ.get("PYBUILDSSL_TEST_UNPATCHED_ARTIFACT")
-    if not given:
-        pytest.skip("set PYBUILDSSL_TEST_UNPATCHED_ARTIFACT to an artifact built without the OpenSSL patch")
     from pybuildssl import relocate, sources
 
+    given = os.environ.get("PYBUILDSSL_TEST_UNPATCHED_ARTIFACT")
+    if not given:
+        dist = tmp_path_factory.mktemp("unpatched-dist")
+        r = run_cli("build", "--dist", str(dist), "--json", "--no-verify", *source_sets,
+                    "--set", "openssl.patches=[]")
+        assert r.returncode == 0, f"the unpatched control build failed:\n{r.stderr[-3000:]}"
+        given = json.loads(r.stdout)["artifact"]
     dest = tmp_path_factory.mktemp("unpatched") / "py"
     sources.extract(Path(given), dest, strip_top=True)
-    return relocate.interpreter(dest)
+    return relocate.interpreter(dest), "/etc/ssl"
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_an_unpatched_openssl_fails_and_verify_catches_it(unpatched_python, world, name):
+def test_an_unpatched_openssl_fails_and_verify_catches_it(unpatched, world, name):
+    unpatched_python, openssldir = unpatched
     ca, srv = world
-    lay = vendorconf.layout(name, [ca.cert_pem], openssldir="/etc/ssl")
+    lay = vendorconf.layout(name, [ca.cert_pem], openssldir=openssldir)
     results = [vendorconf.run_client(unpatched_python, lay, srv.url(), o) for o in vendorconf.ORDERS]
     problems = vendorconf.judge(vendorconf.load()[name], results)
-    # _ssl and _hashlib each link their own static libcrypto: hashlib's load does not help ssl
-    assert not any(r.get("ok") for r in results), results
-    assert "[CONF: " in results[0]["error"] and len(problems) == len(vendorconf.ORDERS)
+    # ssl first always fails; with one shared libcrypto (a stock Python) hashlib first hides it,
+    # with a static one in each of _ssl and _hashlib (a pybuildssl artifact) every order fails
+    assert not results[0].get("ok") and "[CONF: " in results[0]["error"], results
+    assert problems and problems[0].startswith("ssl first: "), problems  # verify's judge catches it
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_doctor_names_the_cause_and_its_first_fix_works(unpatched_python, world, tmp_path, name):
+def test_doctor_names_the_cause_and_its_first_fix_works(unpatched, world, tmp_path, name):
+    unpatched_python, openssldir = unpatched
     ca, srv = world
-    lay = vendorconf.layout(name, [ca.cert_pem], openssldir="/etc/ssl")
+    lay = vendorconf.layout(name, [ca.cert_pem], openssldir=openssldir)
     out = _doctor(unpatched_python, lay)
     assert out["verdict"]["status"] == "fail"
     p = {x["id"]: x for x in out["problems"]}["ssl.vendor-config"]
-    assert p["subject"] == "/etc/ssl/openssl.cnf" and "config_diagnostics = 1" in p["message"]
+    assert p["subject"] == f"{openssldir}/openssl.cnf" and "config_diagnostics = 1" in p["message"]
     fix = out["fixes"][0]
     assert fix["id"] == "openssl-conf-wrapper"
     # apply it: the commands as printed, in a shell, HOME in a scratch directory
