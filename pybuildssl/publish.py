@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import tarfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -112,8 +113,8 @@ def publish(dist: Path, *, base_url: str | None = None, archives: list[Path] | N
                                                          "keep the artifacts in the --dist directory")
         try:
             manifest = package.read_manifest(p)
-        except (OSError, ValueError, KeyError) as e:
-            raise UsageError(f"{p}: not a pybuildssl artifact ({e})") from None
+        except (OSError, ValueError, KeyError, tarfile.TarError) as e:
+            raise UsageError(f"{p}: not a pybuildssl artifact ({str(e).splitlines()[0]})") from None
         sha = sources.sha256_file(p)
         rows.append((p.name, manifest, archive_url(base_url, p), sha))
         doc = json.dumps(sbom.cyclonedx(manifest, p.name, sha), indent=1) + "\n"
