@@ -227,3 +227,26 @@ def test_pybuildssl_verify_passes_on_the_uv_installed_tree(installed):
     assert r.returncode == 0 and not failed, failed
     tree = [f for f in report["findings"] if f["id"] == "manifest.tree"][0]
     assert "installer" in tree["detail"]  # uv's changes were seen, and accepted as what they are
+
+
+def test_verify_refuses_bytecode_that_is_not_the_rewritten_source(installed, published, tmp_path):
+    """A pyc that claims the rewritten source's hash but carries other code is caught."""
+    from pybuildssl.verify import checks
+    from pybuildssl.verify.report import FAIL, PASS, Report
+
+    root = tmp_path / "copy"
+    shutil.copytree(installed["prefix"], root, symlinks=True)
+    t = checks.Target(input=root, root=root, manifest=package.read_manifest(published["archive"]))
+    r = Report(target=str(root))
+    checks.check_manifest(t, r)
+    assert r.findings[-1].status == PASS, r.findings[-1]
+    (pyc,) = [p for p in root.glob("lib/python3.*/__pycache__/_sysconfigdata_*.pyc") if ".opt-" not in p.name]
+    header = pyc.read_bytes()[:16]
+    evil = ("import marshal; print(marshal.dumps(compile(\"import os\\nbuild_time_vars = {}\\n\", 'x', 'exec')).hex())")
+    out = py(t.interpreter, evil)
+    assert out.returncode == 0, out.stderr
+    pyc.write_bytes(header + bytes.fromhex(out.stdout.strip()))
+    r = Report(target=str(root))
+    checks.check_manifest(t, r)
+    f = r.findings[-1]
+    assert f.status == FAIL and any(pyc.name in p for p in f.data["problems"]), f

@@ -112,6 +112,7 @@ def test_manifest_accepts_what_uv_changes_and_nothing_more(tmp_path):
                     '    "PYTHON_BUILD_STANDALONE": 1,\n    "prefix": "%s"\n}\n' % (tmp_path, tmp_path))
     (tmp_path / "bin" / "python").symlink_to("python3.13")
     (tmp_path / "BUILD").write_text("openssl3.5.9.generic")
+    (tmp_path / "lib" / "python3.13" / "EXTERNALLY-MANAGED").write_text("[externally-managed]\nError=uv's\n")
     r = Report(target=str(tmp_path))
     checks.check_manifest(t, r)
     f = r.findings[-1]
@@ -119,6 +120,7 @@ def test_manifest_accepts_what_uv_changes_and_nothing_more(tmp_path):
     # code in _sysconfigdata runs at import: never accepted
     data.write_text(relocate.SYSCONFIGDATA_HEADER + "import os\nbuild_time_vars = {'prefix': os.sep}\n")
     (tmp_path / "bin" / "evil").write_text("x")
+    (tmp_path / "lib" / "python3.13" / "EXTERNALLY-MANAGED").write_text("import os\n")
     (tmp_path / "bin" / "python").unlink()
     (tmp_path / "bin" / "python").symlink_to("/tmp/elsewhere/python")
     r = Report(target=str(tmp_path))
@@ -128,3 +130,4 @@ def test_manifest_accepts_what_uv_changes_and_nothing_more(tmp_path):
     problems = f.data["problems"]
     assert any("_sysconfigdata" in p and "sha256 differs" in p for p in problems)
     assert any(p.startswith("bin/evil") for p in problems) and any(p.startswith("bin/python") for p in problems)
+    assert any(p.startswith("lib/python3.13/EXTERNALLY-MANAGED") for p in problems)
