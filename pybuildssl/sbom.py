@@ -37,6 +37,11 @@ def _purl(name: str, version: str, url: str) -> str:
 
 
 def _source_component(src: dict[str, Any], kind: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    extra = dict(extra or {})
+    if src.get("pinned_as") == "alternative":
+        # the tarball built is another pinned archive of the same version (a distribution's repack)
+        extra["description"] = (extra.get("description", "") + "; built from an alternative pinned tarball "
+                                "of this version (sha256 above), not the one at the URL").lstrip("; ")
     c: dict[str, Any] = {
         "type": kind, "bom-ref": f"source:{src['name']}", "name": src["name"], "version": src["version"],
         "hashes": [{"alg": "SHA-256", "content": src["sha256"]}],
@@ -44,7 +49,7 @@ def _source_component(src: dict[str, Any], kind: str, extra: dict[str, Any] | No
         "purl": _purl(src["name"], src["version"], src["url"]),
         "externalReferences": [{"type": "distribution", "url": src["url"]}],
     }
-    c.update(extra or {})
+    c.update(extra)
     return c
 
 
@@ -107,3 +112,27 @@ def cyclonedx(manifest: dict[str, Any], archive_name: str, archive_sha256: str) 
         "components": components,
         "dependencies": [{"ref": "artifact", "dependsOn": [c["bom-ref"] for c in components]}],
     }
+
+
+def schema_validator():
+    """A jsonschema validator for the published CycloneDX 1.5 JSON schema, as the
+    ``cyclonedx-python-lib`` package ships it (a test dependency, not a runtime one)."""
+    import json
+    from pathlib import Path
+
+    import jsonschema
+    from referencing import Registry, Resource
+
+    try:
+        import cyclonedx.schema
+    except ImportError:
+        raise ImportError("validating an SBOM needs the published schema: pip install cyclonedx-python-lib") from None
+    res = Path(cyclonedx.schema.__file__).parent / "_res"
+    docs = {n: json.loads((res / n).read_text(encoding="utf-8")) for n in
+            ("bom-1.5.SNAPSHOT.schema.json", "spdx.SNAPSHOT.schema.json", "jsf-0.82.SNAPSHOT.schema.json")}
+    # the bom schema names the other two relatively, resolved against its $id's directory
+    registry = Registry().with_resources(
+        [("http://cyclonedx.org/schema/" + n, Resource.from_contents(d)) for n, d in docs.items()])
+    schema = docs["bom-1.5.SNAPSHOT.schema.json"]
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)

@@ -139,6 +139,21 @@ def test_build_wrote_the_list_sums_and_sbom_beside_the_artifact(build_result):
     assert sums[name] == hashlib.sha256((dist / name).read_bytes()).hexdigest()
 
 
+def test_the_published_sbom_is_valid_cyclonedx_and_complete(published, manifest):
+    from pybuildssl import sbom
+
+    doc = json.loads((published["dist"] / (published["archive"].name + sbom.SUFFIX)).read_text())
+    errors = list(sbom.schema_validator().iter_errors(doc))
+    assert not errors, errors[0]
+    names = {c["name"] for c in doc["components"]}
+    assert {"cpython", "openssl", "pybuildssl ssl trust patch", *(c["name"] for c in manifest["components"])} <= names
+    for c in doc["components"]:
+        assert c["hashes"][0]["alg"] == "SHA-256" and len(c["hashes"][0]["content"]) == 64
+        if c["type"] != "file":
+            assert c["version"] and c["licenses"] and c["externalReferences"][0]["url"].startswith("https://")
+    print(f"\nSBOM: {len(doc['components'])} components")
+
+
 def test_published_list_and_names_follow_uv_and_python_build_standalone(published, manifest):
     (key, entry), = published["list"].items()
     assert key == f"cpython-{manifest['cpython']['version']}-linux-x86_64-gnu"

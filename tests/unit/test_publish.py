@@ -119,20 +119,7 @@ def test_publish_writes_everything_atomically_and_refuses_bad_input(tmp_path):
 
 
 def _cyclonedx_validator():
-    jsonschema = pytest.importorskip("jsonschema")
-    from referencing import Registry, Resource
-
-    import cyclonedx.schema
-
-    res = Path(cyclonedx.schema.__file__).parent / "_res"
-    docs = {n: json.loads((res / n).read_text()) for n in
-            ("bom-1.5.SNAPSHOT.schema.json", "spdx.SNAPSHOT.schema.json", "jsf-0.82.SNAPSHOT.schema.json")}
-    registry = Registry().with_resources(
-        # the bom schema names the others relatively: resolved against its $id's directory
-        [("http://cyclonedx.org/schema/" + n, Resource.from_contents(d)) for n, d in docs.items()])
-    schema = docs["bom-1.5.SNAPSHOT.schema.json"]
-    cls = jsonschema.validators.validator_for(schema)
-    return cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
+    return sbom.schema_validator()
 
 
 def test_sbom_validates_against_the_published_cyclonedx_1_5_schema():
@@ -146,6 +133,10 @@ def test_sbom_validates_against_the_published_cyclonedx_1_5_schema():
         c = by[name]
         assert c["version"] and len(c["hashes"][0]["content"]) == 64 and c["externalReferences"][0]["url"]
         assert c["licenses"] and "id" in c["licenses"][0]["license"]
+    assert "alternative" not in by["zlib"].get("description", "")
+    m["components"][0]["pinned_as"] = "alternative"
+    alt = sbom.cyclonedx(m, "x.tar.gz", "ef" * 32)["components"]
+    assert "alternative pinned tarball" in [c for c in alt if c["name"] == m["components"][0]["name"]][0]["description"]
     assert by["cpython"]["licenses"][0]["license"]["id"] == "PSF-2.0"
     assert by["openssl"]["licenses"][0]["license"]["id"] == "Apache-2.0"
     assert by["pybuildssl ssl trust patch"]["hashes"][0]["content"] == "ab" * 32
@@ -173,3 +164,14 @@ def test_every_source_pin_has_an_spdx_licence():
     r = recipe.load("linux-x86_64-generic", ["components.gdbm=true", "components.tkinter=true"])
     for s in (r.openssl, r.cpython, *r.components.values()):
         assert s.license in ids, (s.name, s.license)
+
+
+def test_publish_index_cli_says_what_is_wrong_with_exit_code_2(tmp_path, capsys):
+    from pybuildssl import cli
+
+    assert cli.main(["publish-index", "--dist", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no artifact" in err and str(tmp_path) in err and "pybuildssl build" in err
+    assert cli.main(["publish-index", "--dist", str(tmp_path), "--base-url", "ftp://x"]) == 2
+    assert "--base-url ftp://x" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
