@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
              "  uv python install 3.13")
     p.add_argument("artifacts", nargs="*", type=Path, help="artifacts to list (default: every cpython-*.tar.* "
                                                          "in --dist); one per platform")
-    p.add_argument("--dist", type=Path, default=Path("dist"), help="where the artifacts are and the files go")
+    p.add_argument("--dist", type=Path, help="where the artifacts are and the files go (default: the named "
+                                             "artifacts' directory, else dist/)")
     p.add_argument("--base-url", metavar="URL",
                    help="where the artifacts will be hosted (default: file:// URLs of the files in --dist)")
 
@@ -273,7 +274,8 @@ def _publish_after_build(args, artifact: Path, ui: UI) -> None:
 def _cmd_publish_index(args, ui: UI) -> int:
     from . import publish
 
-    for p in publish.publish(args.dist, base_url=args.base_url, archives=args.artifacts or None):
+    dist = args.dist or (args.artifacts[0].parent if args.artifacts else Path("dist"))
+    for p in publish.publish(dist, base_url=args.base_url, archives=args.artifacts or None):
         print(p)
     return 0
 
