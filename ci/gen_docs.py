@@ -159,7 +159,9 @@ CHECKS: dict[str, str] = {
     "archive.manifest-first": "the manifest `PYBUILDSSL.json` is the archive's first member",
     "manifest.present": "the artifact carries a pybuildssl manifest; SKIP for any other Python "
                         "(manifest checks are then skipped)",
-    "manifest.tree": "every file matches the sha256 the manifest records, and no file is missing or extra",
+    "manifest.tree": "every file matches the sha256 the manifest records, and no file is missing or extra; "
+                     "after an installer (uv) only its own changes pass: a _sysconfigdata still a plain literal, "
+                     "its bytecode as compiled from that source, bin/python, BUILD, EXTERNALLY-MANAGED (docs/uv.md)",
     "hygiene.world-writable": "no file or directory is world-writable",
     "hygiene.setuid": "no setuid or setgid bits",
     "reloc.rpath": "every RPATH/RUNPATH of every ELF file is `$ORIGIN`-relative (Linux; SKIP elsewhere)",

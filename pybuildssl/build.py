@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import cachelock, components as components_mod, package, platforms, relocate, sources as sources_mod, toolchain, trust
+from . import __version__, cachelock, components as components_mod, package, plan as plan_mod, platforms, relocate, sources as sources_mod, toolchain, trust
 from .errors import BuildError, PrerequisiteError, SourceError
 from .plan import Plan, Step, make_plan
 from .recipe import Recipe
@@ -380,7 +380,11 @@ class Builder:
             "tool": "pybuildssl",
             "recipe": {"name": r.name, "sha256": r.digest(), "resolved": r.to_dict()},
             "target": {"os": r.os, "arch": r.arch, "vendor": r.vendor, "libc": r.libc, "triple": r.target,
-                       "glibc": r.glibc},
+                       "glibc": r.glibc, "target_triple": plan_mod.target_triple(r)},
+            "build_tag": plan_mod.build_tag(r),
+            "tool_version": __version__,
+            # installers (uv) parse _sysconfigdata as data and replace this placeholder in it
+            "sysconfig_placeholder": relocate.SYSCONFIG_PLACEHOLDER,
             "toolchain": {"kind": plan.toolchain.kind, "id": plan.toolchain.id},
             "openssl": {"version": r.openssl.version, "openssldir": r.openssldir,
                         "options": list(r.openssl_options), "linkage": "static"},
@@ -389,14 +393,14 @@ class Builder:
             "trust": {"fallback": [list(x) for x in r.fallback], "windows_mode": r.windows_mode,
                       "patch_sha256": _sha(self.ssl_patch), "opt_out_env": "PYBUILDSSL_NO_FALLBACK"},
             "sources": [
-                {"name": s.name, "version": s.version, "sha256": s.sha256, "url": s.urls[0]}
+                {"name": s.name, "version": s.version, "sha256": s.sha256, "url": s.urls[0], "license": s.license}
                 for s in (r.openssl, r.cpython)
             ],
             # libraries linked statically into the extension modules (Linux)
             "components": [
                 {"name": n, "version": s.version, "sha256": self._used_pins.get(n) or s.sha256,
                  "pinned_as": s.pinned_as(self._used_pins.get(n) or s.sha256), "url": s.urls[0],
-                 "license": components_mod.SPECS[n].license, "modules": list(components_mod.SPECS[n].modules)}
+                 "license": s.license, "modules": list(components_mod.SPECS[n].modules)}
                 for n, s in r.components.items()
             ],
             "component_keys": dict(plan.keys),

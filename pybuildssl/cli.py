@@ -79,6 +79,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-skipped", action="store_true",
                    help="accept a verify whose essential checks (TLS handshakes) could not run here")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.add_argument("--base-url", metavar="URL",
+                   help="where the artifacts will be hosted, for the downloads list (default: file:// URLs)")
+
+    p = _add(sub, "publish-index", "write SHA256SUMS, SBOMs and a uv downloads list for the artifacts in dist/",
+             "  pybuildssl publish-index --base-url https://python.internal.example/pythons/\n"
+             "  pybuildssl publish-index dist/cpython-3.13.5+openssl3.5.9.rhel-x86_64-unknown-linux-gnu"
+             "-install_only.tar.gz\n\n"
+             "then, for every uv user (see docs/uv.md):\n"
+             "  export UV_PYTHON_DOWNLOADS_JSON_URL=https://python.internal.example/pythons/python-downloads.json\n"
+             "  uv python install 3.13")
+    p.add_argument("artifacts", nargs="*", type=Path, help="artifacts to list (default: every cpython-*.tar.* "
+                                                         "in --dist); one per platform")
+    p.add_argument("--dist", type=Path, help="where the artifacts are and the files go (default: the named "
+                                             "artifacts' directory, else dist/)")
+    p.add_argument("--base-url", metavar="URL",
+                   help="where the artifacts will be hosted (default: file:// URLs of the files in --dist)")
 
     p = _add(sub, "patch", "apply the trust patch to an existing Python distribution",
              "  pybuildssl patch /opt/python3.12\n  pybuildssl patch ~/.pyenv/versions/3.12.1 --dry-run\n"
@@ -89,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target-os", choices=["linux", "macos", "windows"], help="default: this host's")
 
     p = _add(sub, "verify", "check that an artifact runs from any path and trusts the system's CAs",
-             "  pybuildssl verify dist/cpython-3.13.5-openssl-3.5.9-linux-x86_64-generic.tar.gz\n"
+             "  pybuildssl verify dist/cpython-3.13.5+openssl3.5.9.generic-x86_64-unknown-linux-gnu-install_only.tar.gz\n"
              "  pybuildssl verify dist/*.tar.gz --layouts all --junit verify.xml\n"
              "  pybuildssl verify ~/.pyenv/versions/3.12.1 --json")
     p.add_argument("path", type=Path, help="a pybuildssl archive or directory, or any CPython prefix")
@@ -215,6 +231,9 @@ def _cmd_plan(args, ui: UI) -> int:
 def _cmd_build(args, ui: UI) -> int:
     from .build import Builder
 
+    from .publish import check_base_url
+
+    check_base_url(args.base_url)
     overrides = list(args.overrides) + (["build.strip=true"] if args.strip else [])
     from . import recipe as recipe_mod
 
@@ -235,6 +254,7 @@ def _cmd_build(args, ui: UI) -> int:
         report.allow_skipped = args.allow_skipped
         _show_report(report, ui, json_out=False, stream=sys.stderr)  # stdout: the result only
         code = report.exit_code
+    _publish_after_build(args, result.artifact, ui)
     if args.json:
         print(json.dumps({"artifact": str(result.artifact), "cached": result.cached,
                           "timings": {k: round(v, 2) for k, v in result.timings.items()},
@@ -242,6 +262,29 @@ def _cmd_build(args, ui: UI) -> int:
     else:
         print(result.artifact)
     return code
+
+
+def _publish_after_build(args, artifact: Path, ui: UI) -> None:
+    """SBOM beside the artifact; SHA256SUMS and the uv list for every artifact in dist/ when they agree."""
+    from . import publish
+
+    try:
+        written = publish.publish(args.dist, base_url=args.base_url)
+    except UsageError as e:
+        publish.write_sbom(artifact)
+        ui.warn(f"{e.message}; wrote only the SBOM" + (f" ({e.hint})" if e.hint else ""))
+        return
+    ui.info("wrote " + ", ".join(str(p) for p in written))
+
+
+@command("publish-index")
+def _cmd_publish_index(args, ui: UI) -> int:
+    from . import publish
+
+    dist = args.dist or (args.artifacts[0].parent if args.artifacts else Path("dist"))
+    for p in publish.publish(dist, base_url=args.base_url, archives=args.artifacts or None):
+        print(p)
+    return 0
 
 
 def _show_report(report, ui: UI, *, json_out: bool, junit: Path | None = None, stream=None) -> None:

@@ -46,24 +46,23 @@ SQLITE_FEATURES = ("-DSQLITE_ENABLE_FTS3", "-DSQLITE_ENABLE_FTS3_PARENTHESIS", "
 @dataclass(frozen=True)
 class Spec:
     name: str
-    license: str
     modules: tuple[str, ...]          # CPython extension modules it feeds
     depends: tuple[str, ...] = ()     # components it is built against
     subdir: str = ""                  # where configure lives inside the source tree
 
 
 SPECS: dict[str, Spec] = {s.name: s for s in (
-    Spec("zlib", "Zlib", ("zlib", "binascii")),
-    Spec("bzip2", "bzip2-1.0.6", ("_bz2",)),
-    Spec("xz", "0BSD (liblzma)", ("_lzma",)),
-    Spec("libffi", "MIT", ("_ctypes",)),
-    Spec("sqlite", "blessing (public domain)", ("_sqlite3",)),
-    Spec("ncurses", "X11", ("_curses", "_curses_panel")),
-    Spec("readline", "GPL-3.0-or-later", ("readline",), depends=("ncurses",)),
-    Spec("libuuid", "BSD-3-Clause", ("_uuid",)),
-    Spec("gdbm", "GPL-3.0-or-later", ("_gdbm", "_dbm")),
-    Spec("tcl", "TCL", ("_tkinter",), subdir="unix"),
-    Spec("tk", "TCL", ("_tkinter",), depends=("tcl",), subdir="unix"),
+    Spec("zlib", ("zlib", "binascii")),
+    Spec("bzip2", ("_bz2",)),
+    Spec("xz", ("_lzma",)),
+    Spec("libffi", ("_ctypes",)),
+    Spec("sqlite", ("_sqlite3",)),
+    Spec("ncurses", ("_curses", "_curses_panel")),
+    Spec("readline", ("readline",), depends=("ncurses",)),
+    Spec("libuuid", ("_uuid",)),
+    Spec("gdbm", ("_gdbm", "_dbm")),
+    Spec("tcl", ("_tkinter",), subdir="unix"),
+    Spec("tk", ("_tkinter",), depends=("tcl",), subdir="unix"),
 )}
 
 _AUTOCONF_STATIC = ("--disable-shared", "--enable-static", "--with-pic")

@@ -42,3 +42,25 @@ def copy_prefix(src: Path, dst: Path, *, skip: Iterable[str] = NOT_NEEDED_TO_RUN
         if "site-packages" in skipped:
             (lib / "site-packages").mkdir(exist_ok=True)
     return dst
+
+
+def write_texts_atomic(files: dict[Path, str]) -> None:
+    """Write every file to a temp file beside it, then publish them all with ``os.replace``:
+    on an error nothing is half-written and no temp file is left."""
+    import tempfile
+
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, text in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+            temps.append((tmp, path))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+                f.write(text)
+            os.chmod(tmp, 0o644)
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -30,7 +31,7 @@ from .toolchain import Toolchain
 
 #: Bump to invalidate cached components after a change in how they are built.
 OPENSSL_LOGIC_VERSION = "3"
-CPYTHON_LOGIC_VERSION = "4"
+CPYTHON_LOGIC_VERSION = "5"  # 5: _sysconfigdata stays a literal; sysconfig relocates
 #: What --strip does (build.py _do_strip); enters the key of stripped builds only.
 STRIP_LOGIC_VERSION = "2"
 
@@ -139,7 +140,9 @@ def _toolchain(recipe: Recipe, toolchain: "str | Toolchain", cache_dir: Path = P
 def component_keys(recipe: Recipe, *, toolchain: "str | Toolchain", ssl_patch: str) -> dict[str, str]:
     """Cache keys from each component's inputs (pure)."""
     tid = _toolchain(recipe, toolchain).id
-    r = recipe.raw
+    # A source's licence is what the SBOM says, not a build input: it changes no key.
+    r = {section: ({k: v for k, v in values.items() if k != "license"} if isinstance(values, dict) else values)
+         for section, values in recipe.raw.items()}
     openssl = _h(OPENSSL_LOGIC_VERSION, tid, recipe.os, recipe.arch, recipe.libc,
                  r["openssl"], r["build"]["cflags"])
     keys = {"openssl": openssl}
@@ -158,9 +161,36 @@ def component_keys(recipe: Recipe, *, toolchain: "str | Toolchain", ssl_patch: s
     return keys
 
 
+def target_triple(recipe: Recipe) -> str:
+    """The target triple python-build-standalone names its archives by (x86_64-unknown-linux-gnu)."""
+    arch = "aarch64" if recipe.arch in ("aarch64", "arm64") else recipe.arch
+    if recipe.os == "macos":
+        return f"{arch}-apple-darwin"
+    if recipe.os == "windows":
+        return f"{arch}-pc-windows-msvc"
+    return f"{arch}-unknown-linux-{'musl' if recipe.libc == 'musl' else 'gnu'}"
+
+
+def build_tag(recipe: Recipe) -> str:
+    """What follows ``+`` in the name: the OpenSSL version and the recipe's flavour (``openssl3.5.9.rhel``).
+
+    python-build-standalone puts its release date there; tools split names on ``-``, so the tag
+    holds none (any character but letters, digits and dots becomes ``_``).
+    """
+    flavour = recipe.name
+    head = f"{recipe.os}-{recipe.arch}-"
+    if flavour.startswith(head):
+        flavour = flavour[len(head):]
+    elif flavour == head[:-1]:
+        flavour = "default"
+    return re.sub(r"[^0-9A-Za-z.]", "_", f"openssl{recipe.openssl.version}.{flavour}")
+
+
 def artifact_name(recipe: Recipe) -> str:
-    return (f"cpython-{recipe.cpython.version}-openssl-{recipe.openssl.version}-"
-            f"{recipe.name}.tar.{recipe.compression}")
+    """python-build-standalone's shape: ``cpython-VERSION+TAG-TRIPLE-install_only[_stripped].tar.EXT``."""
+    flavour = "install_only_stripped" if recipe.strip else "install_only"
+    return (f"cpython-{recipe.cpython.version}+{build_tag(recipe)}-{target_triple(recipe)}-"
+            f"{flavour}.tar.{recipe.compression}")
 
 
 def _commands(recipe: Recipe, name: str) -> list:

@@ -52,6 +52,7 @@ def _source_schema(what: str, required: bool = True) -> dict[str, Key]:
         "mirrors": Key(list, [], "further URLs tried in order after `url`"),
         "sha256": Key(str, None, "sha256 of the archive (64 hex digits)" + need, required=required),
         "size": Key(int, 0, "size in bytes (0: not checked)"),
+        "license": Key(str, "", "SPDX licence expression of this source (what the SBOM and manifest say)"),
         "configure_args": Key(list, [], "extra arguments appended to the configure command"),
         "patches": Key(list, [], "files under recipes/patches/, each `{file = ..., sha256 = ...}`"),
         "alternatives": Key(list, [], "other pinned tarballs of the same version (a distribution's repack), "
@@ -138,6 +139,7 @@ class Source:
     configure_args: tuple[str, ...]
     patches: tuple[Mapping[str, str], ...]
     alternatives: tuple[Alternative, ...] = ()
+    license: str = ""
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -516,5 +518,5 @@ def _source(section: str, v: dict[str, Any], origin: dict[str, str], where: str,
     return Source(
         name=section, version=v["version"], url=v["url"], mirrors=tuple(v["mirrors"]),
         sha256=sha, size=size, configure_args=tuple(v["configure_args"]),
-        patches=tuple(v["patches"]), alternatives=tuple(alternatives),
+        patches=tuple(v["patches"]), alternatives=tuple(alternatives), license=v["license"],
     )

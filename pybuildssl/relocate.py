@@ -6,8 +6,15 @@ that prefix or on any build path:
 
 * ``bin/python3.X`` gets RUNPATH ``$ORIGIN/../lib`` (patchelf; CPython's
   ``--with-openssl-rpath`` cannot carry ``$ORIGIN``);
-* ``_sysconfigdata_*.py`` is rewritten so every prefix-bearing value is
-  computed from ``sys.base_prefix`` at import time;
+* ``_sysconfigdata_*.py`` stays what CPython writes, a header comment and
+  one literal dict, because installers parse and rewrite it (uv reads it as
+  data and replaces python-build-standalone's ``/install`` placeholder with
+  the install location).  The neutral prefix in it becomes that same
+  placeholder, and ``sysconfig`` itself gets a small hook that maps the
+  prefix the file was written for (its own ``prefix`` value, or the
+  placeholder) to ``sys.base_prefix`` when the values are loaded: a tree
+  unpacked by hand or moved after an installer rewrote it still reports
+  its own paths;
 * the config Makefile computes ``prefix`` from its own location;
 * pkg-config files use ``${pcfiledir}``;
 * script shebangs become a ``/bin/sh`` polyglot that runs the interpreter
@@ -48,32 +55,86 @@ def interpreter(prefix: Path) -> Path:
     return prefix / "bin" / ver
 
 
-def _expr(value: str, old: str) -> str:
-    """A Python expression for ``value`` with ``old`` replaced by the runtime prefix."""
-    parts = value.split(old)
-    return "_P.join(" + repr(parts) + ")"
+#: python-build-standalone's build prefix: what installers (uv) replace in ``_sysconfigdata``.
+SYSCONFIG_PLACEHOLDER = "/install"
+SYSCONFIGDATA_HEADER = "# system configuration generated and used by the sysconfig module\n"
+HOOK_MARK = "# pybuildssl: relocatable sysconfig"
+
+#: Inserted into ``sysconfig`` before ``_init_posix``; its loaded values go through it.
+SYSCONFIG_HOOK = HOOK_MARK + ''' (values written for another prefix follow sys.base_prefix)
+def _pybuildssl_relocate(build_time_vars):
+    import re
+    here = sys.base_prefix
+    written = build_time_vars.get('prefix')
+    olds = [o for o in (written, %(placeholder)r) if isinstance(o, str) and o and o != here]
+    if not olds:
+        return build_time_vars
+    # a whole path component at a word boundary: "/install/lib", "-L/install/lib", "--prefix=/install"
+    pat = re.compile(r"(?:(?<![^\\s=:,\\x22\\x27])|(?<=-[LIR]))(?:%%s)(?=[/\\s:,\\x22\\x27]|$)"
+                     %% "|".join(re.escape(o) for o in sorted(olds, key=len, reverse=True)))
+    def swap(m):
+        # already here (an install under a directory named like the placeholder): keep
+        done = len(here) > len(m.group(0)) and m.string.startswith(here, m.start())
+        return m.group(0) if done else here
+    return {k: pat.sub(swap, v) if isinstance(v, str) else v for k, v in build_time_vars.items()}
+
+''' % {"placeholder": SYSCONFIG_PLACEHOLDER}
+
+
+def check_sysconfigdata(text: str) -> dict:
+    """The values of a ``_sysconfigdata`` file that installers can parse as data; ValueError if not.
+
+    The shape uv reads: CPython's header comment, then ``build_time_vars = {...}`` whose keys are
+    strings and values strings or integers, with no escape but ``\\\\``, ``\\'`` and ``\\"``.
+    """
+    import ast
+
+    if not text.startswith(SYSCONFIGDATA_HEADER):
+        raise ValueError("the first line is not CPython's header comment")
+    body = text[len(SYSCONFIGDATA_HEADER):]
+    try:
+        tree = ast.parse(body)
+    except SyntaxError as e:
+        raise ValueError(f"not valid Python: {e}") from None
+    if (len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assign) or not body.startswith("build_time_vars")
+            or [getattr(t, "id", None) for t in tree.body[0].targets] != ["build_time_vars"]):
+        raise ValueError("not a single assignment to build_time_vars")
+    try:
+        data = ast.literal_eval(tree.body[0].value)
+    except ValueError:
+        raise ValueError("build_time_vars is not a literal (it holds code)") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and type(v) in (str, int) for k, v in data.items()):
+        raise ValueError("build_time_vars is not a dict of strings to strings or integers")
+    bad = re.search(r"\\[^\\'\"]", re.sub(r"\\\\", "", body))
+    if bad:
+        raise ValueError(f"an escape installers cannot read: {bad.group(0)!r}")
+    return data
 
 
 def rewrite_sysconfigdata(path: Path, old: str) -> bool:
+    """Swap the neutral prefix for the placeholder, keeping the file a literal dict."""
     text = path.read_text(encoding="utf-8")
     if old not in text:
         return False
-    ns: dict = {}
-    exec(compile(text, str(path), "exec"), ns)
-    data = ns["build_time_vars"]
-    lines = [
-        "# system configuration generated and used by the sysconfig module",
-        "# Relocatable (pybuildssl): paths are computed from sys.base_prefix.",
-        "import sys as _sys",
-        "_P = _sys.base_prefix",
-        "build_time_vars = {",
-    ]
-    for key in sorted(data):
-        v = data[key]
-        val = _expr(v, old) if isinstance(v, str) and old in v else repr(v)
-        lines.append(f"    {key!r}: {val},")
-    lines += ["}", "del _sys, _P", ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    text = text.replace(old, SYSCONFIG_PLACEHOLDER)
+    check_sysconfigdata(text)
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+def patch_sysconfig_module(path: Path) -> bool:
+    """Give ``sysconfig`` (``sysconfig/__init__.py`` or ``sysconfig.py``) the relocation hook."""
+    text = path.read_text(encoding="utf-8")
+    if HOOK_MARK in text:
+        return False
+    anchor = "    build_time_vars = _temp.build_time_vars\n    vars.update(build_time_vars)\n"
+    if anchor not in text or text.count("\ndef _init_posix(vars):\n") != 1:
+        raise ValueError(f"{path}: _init_posix does not load build_time_vars as expected; "
+                         "the relocation hook cannot be placed")
+    text = text.replace(anchor, "    build_time_vars = _pybuildssl_relocate(_temp.build_time_vars)\n"
+                                "    vars.update(build_time_vars)\n")
+    text = text.replace("\ndef _init_posix(vars):\n", "\n" + SYSCONFIG_HOOK + "\ndef _init_posix(vars):\n")
+    path.write_text(text, encoding="utf-8")
     return True
 
 
@@ -180,6 +241,9 @@ def relocate_tree(prefix: Path, old: str, replacements: list[tuple[str, str]] = 
 
     for p in libdir.glob("_sysconfigdata_*.py"):
         note(p, rewrite_sysconfigdata(p, old))
+    for p in (libdir / "sysconfig" / "__init__.py", libdir / "sysconfig.py"):
+        if p.is_file():
+            note(p, patch_sysconfig_module(p))
     for p in libdir.glob("config-*/Makefile"):
         note(p, rewrite_makefile(p, old))
     for p in (prefix / "lib" / "pkgconfig").glob("*.pc"):

@@ -117,6 +117,7 @@ def check_manifest(t: Target, r: Report) -> None:
     r.add("manifest.present", PASS, f"recipe {t.manifest['recipe']['name']}, target {t.manifest['target']['triple']}")
     files: dict[str, dict] = t.manifest.get("files", {})
     problems: list[str] = []
+    installer: list[str] = []
     seen: set[str] = set()
     for rel, entry in files.items():
         p = t.root / rel
@@ -129,17 +130,82 @@ def check_manifest(t: Target, r: Report) -> None:
         else:
             h = hashlib.sha256(p.read_bytes()).hexdigest()
             if h != entry["sha256"]:
-                problems.append(f"{rel}: sha256 differs")
+                ok = _installer_rewrote(p, rel) or _recompiled(t, p, rel)
+                (installer if ok else problems).append(f"{rel}: sha256 differs")
     for dirpath, dirs, names in os.walk(t.root):
         for n in names:
             rel = (Path(dirpath) / n).relative_to(t.root).as_posix()
             if rel != package.MANIFEST and rel not in seen:
-                problems.append(f"{rel}: not in the manifest")
+                (installer if _installer_added(t.root, rel) else problems).append(f"{rel}: not in the manifest")
     if problems:
         r.add("manifest.tree", FAIL, f"{len(problems)} differences, e.g. " + "; ".join(problems[:3]),
               problems=problems[:50])
     else:
-        r.add("manifest.tree", PASS, f"{len(files)} entries match their sha256")
+        r.add("manifest.tree", PASS, f"{len(files)} entries match their sha256" + (
+            f" but for what an installer changes ({'; '.join(installer)})" if installer else ""))
+
+
+#: What an installer of python-build-standalone-shaped archives changes (uv: it rewrites
+#: _sysconfigdata for its location, adds bin/python, a BUILD file and PEP 668's EXTERNALLY-MANAGED;
+#: Python then writes that module's bytecode again).  Accepted only in this
+#: shape: the rewritten file must still be a plain literal (no code), the link a sibling name.
+_SYSCONFIGDATA = re.compile(r"^lib/python3\.\d+t?/_sysconfigdata_[\w.-]*\.py$")
+
+
+def _installer_rewrote(p: Path, rel: str) -> bool:
+    if not _SYSCONFIGDATA.match(rel):
+        return False
+    try:
+        relocate.check_sysconfigdata(p.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
+
+
+_SYSCONFIGDATA_PYC = re.compile(r"^(lib/python3\.\d+t?)/__pycache__/(_sysconfigdata_[\w.-]*?)\.[\w-]+?(\.opt-[12])?\.pyc$")
+
+#: Run by the target interpreter: is PYC exactly what compiling PY gives, and checked against it?
+_PYC_CHECK = r"""
+import importlib.util, marshal, sys
+py, pyc, opt = sys.argv[1], sys.argv[2], int(sys.argv[3])
+data, src = open(pyc, "rb").read(), open(py, "rb").read()
+ok = (data[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(data[4:8], "little") == 3
+      and data[8:16] == importlib.util.source_hash(src))
+if ok:
+    code = marshal.loads(data[16:])
+    ok = code == compile(src, code.co_filename, "exec", dont_inherit=True, optimize=opt)
+print("same" if ok else "differs")
+"""
+
+
+def _recompiled(t: Target, p: Path, rel: str) -> bool:
+    """The bytecode of an installer-rewritten _sysconfigdata, as Python writes it again on import:
+    accepted only if it is a checked-hash pyc of the current source and its code is that source's."""
+    m = _SYSCONFIGDATA_PYC.match(rel)
+    if not m:
+        return False
+    src = t.root / m.group(1) / (m.group(2) + ".py")
+    if not _installer_rewrote(src, src.relative_to(t.root).as_posix()):
+        return False
+    opt = m.group(3)[-1] if m.group(3) else "0"
+    try:
+        r = subprocess.run([str(t.interpreter), "-I", "-c", _PYC_CHECK, str(src), str(p), opt],
+                           capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return r.returncode == 0 and r.stdout.strip() == "same"
+
+
+def _installer_added(root: Path, rel: str) -> bool:
+    p = root / rel
+    if rel == "BUILD":
+        return p.is_file() and not p.is_symlink() and p.stat().st_size < 256
+    if re.fullmatch(r"lib/python3\.\d+t?/EXTERNALLY-MANAGED", rel):  # PEP 668 marker
+        return (p.is_file() and not p.is_symlink() and p.stat().st_size < 1024
+                and p.read_bytes().startswith(b"[externally-managed]"))
+    if rel == "bin/python":
+        return p.is_symlink() and re.fullmatch(r"python3(\.\d+t?)?", os.readlink(p)) is not None
+    return False
 
 
 # ------------------------------------------------------------------ python ---

@@ -93,7 +93,8 @@ def test_github_jobs_resolve_pins_at_run_time_so_pin_bumps_need_no_rerender():
     assert "python -m pybuildssl.ci resolve \"$RECIPE\"" in text
     r = recipe.load("linux-x86_64-rhel")
     assert ci.resolve("linux-x86_64-rhel") == {
-        "artifact": f"cpython-{r.cpython.version}-openssl-{r.openssl.version}-linux-x86_64-rhel.tar.gz",
+        "artifact": f"cpython-{r.cpython.version}+openssl{r.openssl.version}.rhel-x86_64-unknown-linux-gnu"
+                    "-install_only.tar.gz",
         "recipe-sha256": r.digest(), "sources-key": f"{r.openssl.sha256[:16]}-{r.cpython.sha256[:16]}"}
 
 

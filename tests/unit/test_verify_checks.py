@@ -9,7 +9,7 @@ import pytest
 
 from pybuildssl.errors import VerifyError
 from pybuildssl.verify import checks, parse_layouts
-from pybuildssl.verify.report import Report, junit, table
+from pybuildssl.verify.report import FAIL, PASS, Report, junit, table
 
 
 def target(tmp_path: Path, os_name="linux", openssldir="/etc/ssl", **extra) -> checks.Target:
@@ -116,3 +116,47 @@ def test_the_cli_takes_allow_skipped_on_verify_and_build():
     assert cli.build_parser().parse_args(["verify", "x.tar.gz", "--allow-skipped"]).allow_skipped
     assert cli.build_parser().parse_args(["build", "--allow-skipped"]).allow_skipped
     assert not cli.build_parser().parse_args(["verify", "x.tar.gz"]).allow_skipped
+
+
+def _uv_tree(tmp_path):
+    from pybuildssl import package, relocate
+
+    lib = tmp_path / "lib" / "python3.13"
+    lib.mkdir(parents=True)
+    data = lib / "_sysconfigdata__linux_x86_64-linux-gnu.py"
+    data.write_text(relocate.SYSCONFIGDATA_HEADER + "build_time_vars = {'LIBDIR': '/install/lib', 'prefix': '/install'}\n")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "python3.13").write_text("x")
+    manifest = {"recipe": {"name": "r"}, "target": {"triple": "linux-x86_64"},
+                "files": package.file_table(tmp_path)}
+    return checks.Target(input=tmp_path, root=tmp_path, manifest=manifest), data
+
+
+def test_manifest_accepts_what_uv_changes_and_nothing_more(tmp_path):
+    from pybuildssl import relocate
+
+    t, data = _uv_tree(tmp_path)
+    # what uv does: rewrite the literal for its location, add bin/python and BUILD
+    data.write_text(relocate.SYSCONFIGDATA_HEADER + 'build_time_vars = {\n    "LIBDIR": "%s/lib",\n'
+                    '    "PYTHON_BUILD_STANDALONE": 1,\n    "prefix": "%s"\n}\n' % (tmp_path, tmp_path))
+    (tmp_path / "bin" / "python").symlink_to("python3.13")
+    (tmp_path / "BUILD").write_text("openssl3.5.9.generic")
+    (tmp_path / "lib" / "python3.13" / "EXTERNALLY-MANAGED").write_text("[externally-managed]\nError=uv's\n")
+    r = Report(target=str(tmp_path))
+    checks.check_manifest(t, r)
+    f = r.findings[-1]
+    assert f.id == "manifest.tree" and f.status == PASS and "installer" in f.detail, f
+    # code in _sysconfigdata runs at import: never accepted
+    data.write_text(relocate.SYSCONFIGDATA_HEADER + "import os\nbuild_time_vars = {'prefix': os.sep}\n")
+    (tmp_path / "bin" / "evil").write_text("x")
+    (tmp_path / "lib" / "python3.13" / "EXTERNALLY-MANAGED").write_text("import os\n")
+    (tmp_path / "bin" / "python").unlink()
+    (tmp_path / "bin" / "python").symlink_to("/tmp/elsewhere/python")
+    r = Report(target=str(tmp_path))
+    checks.check_manifest(t, r)
+    f = r.findings[-1]
+    assert f.status == FAIL
+    problems = f.data["problems"]
+    assert any("_sysconfigdata" in p and "sha256 differs" in p for p in problems)
+    assert any(p.startswith("bin/evil") for p in problems) and any(p.startswith("bin/python") for p in problems)
+    assert any(p.startswith("lib/python3.13/EXTERNALLY-MANAGED") for p in problems)
