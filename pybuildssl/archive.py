@@ -39,7 +39,6 @@ import copy
 import lzma
 import os
 import shutil
-import stat
 import tarfile
 import tempfile
 import zlib
