@@ -39,7 +39,6 @@ import copy
 import lzma
 import os
 import shutil
-import stat
 import tarfile
 import tempfile
 import zlib
@@ -48,8 +47,9 @@ from pathlib import Path
 from .errors import ArchiveError
 
 DIR, FILE, SYMLINK = "directory", "regular file", "symlink"
-#: Symlink hops allowed while resolving one path (Linux's MAXSYMLINKS).
-MAX_HOPS = 40
+#: Symlink hops allowed while resolving one path (Linux's MAXSYMLINKS), and the longest
+#: link target (Linux's PATH_MAX less one): resolving a hostile chain stays cheap.
+MAX_HOPS, MAX_TARGET = 40, 4095
 _CREATE = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
            | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
 HINT = ("nothing was extracted; an archive that pybuildssl or a source release writes never holds "
@@ -82,8 +82,8 @@ class _Tree:
         above ``floor`` components (the destination) or more than
         :data:`MAX_HOPS` hops is refused.
         """
-        if not target:
-            raise self.refuse(name, "has an empty link target")
+        if not target or len(target) > MAX_TARGET:
+            raise self.refuse(name, f"has a link target of {len(target)} characters (1 to {MAX_TARGET} allowed)")
         if target.startswith("/"):
             raise self.refuse(name, f"links to an absolute path {target!r}")
         stack, todo, hops, via = list(start), target.split("/")[::-1], 0, ""

@@ -319,6 +319,7 @@ def test_modes_are_normalised_the_same_on_every_python(tmp_path):
     (member("pkg/f/below"), "has the regular file 'pkg/f' as a parent directory"),
     (member("pkg/f", D), "would replace the regular file 'pkg/f' with a directory"),
     (member("pkg/f", H, "pkg/f"), "is a hard link to itself"),
+    (member("pkg/long", S, "a/" * 2048), "has a link target of 4096 characters (1 to 4095 allowed)"),
 ])
 def test_other_bad_members(tmp_path, bad, words):
     a = make_tar(tmp_path / "bad.tar.gz", [member("pkg", D), member("pkg/f"), bad], {"pkg/f": b"x"})
