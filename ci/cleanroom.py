@@ -152,6 +152,43 @@ def run(workdir: Path, *, selection: str = DEFAULT_SELECTION, log=lambda m: prin
     return res
 
 
+#: Does a mount made in the sandbox inside a chroot reach the namespace outside?  The root is
+#: bind-mounted on A, made shared, and A bound again on B (B is A's peer); in the chroot on A
+#: a control (plain ``unshare --propagation unchanged``, then a tmpfs) and then pybuildssl's
+#: sandbox run; the numbers printed are the mounts B shows under the root's /etc.
+PROPAGATION = r"""
+set -eu
+K=$1; A=$2; B=$3
+mkdir -p "$A" "$B"
+mount --bind "$K" "$A"; mount --make-shared "$A"; mount --bind "$A" "$B"
+R="$A/root"
+mount -t proc proc "$R/proc"
+chroot "$R" unshare --mount --propagation unchanged sh -c 'mount -t tmpfs control /etc/ssl'
+echo "control $(grep -c " $B/root/etc" /proc/self/mountinfo || true)"
+umount "$A/root/etc/ssl" "$B/root/etc/ssl" 2>/dev/null || true
+chroot "$R" /usr/bin/env -i PATH=/usr/bin:/bin /root/.cache/pybuildssl/venv/bin/python -c '
+from pybuildssl.verify import sandbox
+r = sandbox.run_in_layout(sandbox.layout_for("rhel"), ["/bin/sh", "-c", "test -d /etc/pki/tls/certs"])
+print("sandbox-exit", r.returncode)'
+echo "sandbox $(grep -c " $B/root/etc" /proc/self/mountinfo || true)"
+"""
+
+
+def propagation_check(workdir: Path) -> dict:
+    """Run PROPAGATION on the root a :func:`run` left in ``workdir`` (in a private namespace of
+    its own, so the host sees nothing); returns {"control": N, "sandbox": N, "sandbox-exit": N}."""
+    peers = workdir / "peers"
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c", PROPAGATION, "check",
+                        str(workdir), str(peers / "a"), str(peers / "b")],
+                       capture_output=True, text=True, timeout=300, env={"PATH": ENV["PATH"]})
+    out = {"stderr": r.stderr[-2000:], "returncode": r.returncode}
+    for line in r.stdout.splitlines():
+        key, _, value = line.rpartition(" ")
+        if key in ("control", "sandbox", "sandbox-exit"):
+            out[key] = int(value)
+    return out
+
+
 def judge(res: dict) -> list[str]:
     """What went wrong (empty: both README commands work on a fresh machine)."""
     problems = []

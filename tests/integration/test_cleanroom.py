@@ -27,11 +27,18 @@ sys.modules["cleanroom"] = cleanroom
 _spec.loader.exec_module(cleanroom)
 
 
-def test_both_readme_commands_work_on_a_fresh_debian_12(tmp_path):
+@pytest.fixture(scope="module")
+def cleanroom_run(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("environment gate: not root (debootstrap and chroot need root)")
-    res = cleanroom.run(tmp_path)
+    work = tmp_path_factory.mktemp("cleanroom")
+    res = cleanroom.run(work)
     print(f"cleanroom seconds: {json.dumps(res['seconds'])}", file=sys.stderr)
+    return work, res
+
+
+def test_both_readme_commands_work_on_a_fresh_debian_12(cleanroom_run):
+    _, res = cleanroom_run
     assert cleanroom.judge(res) == [], res["tail"]
     report = res["main"]["verify"]
     ids = {f["id"]: f["status"] for f in report["findings"]}
@@ -39,6 +46,17 @@ def test_both_readme_commands_work_on_a_fresh_debian_12(tmp_path):
     assert ids["tls.trusted"] == ids["tls.unknown-ca"] == ids["tls.wrong-host"] == "pass", ids
     assert report["counts"]["skip"] == 0 and report["verdict"] == "pass"
     assert res["cas"], "the host's local CAs were provisioned (this network inspects TLS)"
+
+
+def test_the_sandbox_in_a_chroot_on_a_shared_mount_leaks_no_mount(cleanroom_run):
+    """In a chroot `/` is not a mount point, so the sandbox makes its namespace private another
+    way; were it to leave propagation as it found it, its tmpfs mounts would appear outside."""
+    work, res = cleanroom_run
+    if cleanroom.judge(res):
+        pytest.fail("the clean room did not get a working pybuildssl into its root")
+    out = cleanroom.propagation_check(work)
+    assert out.get("control") == 1, out  # the control leaks: the check can see a leak
+    assert out.get("sandbox-exit") == 0 and out.get("sandbox") == 0, out
 
 
 def test_a_verify_that_cannot_handshake_is_not_ok():
