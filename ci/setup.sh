@@ -32,8 +32,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # A virtualenv in the cache: Debian's own python3 is externally managed.
+# Debian's own python3 (installed above), not whatever `python3` a developer's
+# PATH finds first (a pyenv shim): a venv on a Python that is not installed
+# everywhere is a green CI by accident.  A venv made on another Python is made
+# again.
 VENV="$PYBUILDSSL_CACHE/venv"
-HOST_PYTHON=${PYBUILDSSL_HOST_PYTHON:-python3}
+HOST_PYTHON=${PYBUILDSSL_HOST_PYTHON:-/usr/bin/python3}
+want_home=$(dirname "$(readlink -f "$(command -v "$HOST_PYTHON")")")
+if [ -f "$VENV/pyvenv.cfg" ] && ! grep -qx "home = $want_home" "$VENV/pyvenv.cfg"; then
+  echo "* the virtualenv $VENV was made with another Python; making it again with $HOST_PYTHON" >&2
+  rm -rf "$VENV"
+fi
 if [ ! -x "$VENV/bin/python" ]; then
   "$HOST_PYTHON" -m venv "$VENV"
 fi

@@ -272,6 +272,10 @@ def _expired_leaf(ca: tls.CA) -> tls.Leaf:
             .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(days=30)).not_valid_after(now - datetime.timedelta(days=1))
             .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            # CPython 3.13+ verifies with VERIFY_X509_STRICT: without an AKI the leaf is refused as
+            # "Missing Authority Key Identifier" before its dates are looked at
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
+                ca.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value), critical=False)
             .sign(ca.key, hashes.SHA256()))
     return tls.Leaf(cert=cert, key=key, ca_cert_pem=ca.cert_pem)
 
