@@ -31,7 +31,6 @@ root and debootstrap (ci/setup.sh installs it).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -42,6 +41,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "ci"))
+import oldroot  # noqa: E402  (ci/oldroot.py: the cached debootstrap roots)
 SUITE = "bookworm"
 INSIDE = "/work/pybuildssl"
 #: The test selection run through `bash ci/test.sh` in the root: short, but it
@@ -66,14 +67,6 @@ ln -s /proc/self/fd "$R/dev/fd"
 ln -s /proc/self/fd/0 "$R/dev/stdin"; ln -s /proc/self/fd/1 "$R/dev/stdout"; ln -s /proc/self/fd/2 "$R/dev/stderr"
 exec chroot "$R" /usr/bin/env -i "${@:3}" /bin/bash -c "$2"
 """
-
-
-def _oldroot():
-    spec = importlib.util.spec_from_file_location("oldroot", REPO / "ci" / "oldroot.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("oldroot", mod)
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
 
 
 def provision(root: Path) -> list[str]:
@@ -122,7 +115,6 @@ def run_inside(root: Path, script: str, log: Path, *, timeout: float) -> int:
 
 def run(workdir: Path, *, selection: str = DEFAULT_SELECTION, log=lambda m: print(m, file=sys.stderr)) -> dict:
     """The whole clean-room run; returns what happened (see :func:`judge`)."""
-    oldroot = _oldroot()
     res: dict = {"suite": SUITE, "selection": selection, "seconds": {}}
     t = time.monotonic()
     template = oldroot.ensure_root(suite=SUITE, include=(), log=log)
