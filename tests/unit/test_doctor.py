@@ -240,11 +240,20 @@ def test_world_writable_compiled_bundle_in_use_works_but_warns():
 
 
 def test_parent_directory_and_foreign_owner_get_their_own_commands():
-    d = diag(make(unsafe=[("file", RHEL_BUNDLE, "parent directory '/etc/pki/ca-trust/extracted/pem' is "
-                                                "world-writable")]))
+    d = diag(make(unsafe=[("file", RHEL_BUNDLE, "'/etc/pki/ca-trust/extracted/pem' is world-writable")]))
     assert commands(d)[0] == ["chmod o-w /etc/pki/ca-trust/extracted/pem"]
+    d = diag(make(unsafe=[("file", RHEL_BUNDLE, f"'{RHEL_BUNDLE}' is owned by uid 4242")]))
+    assert commands(d)[0] == [f"chown root:root {RHEL_BUNDLE}", f"chmod 644 {RHEL_BUNDLE}"]
+    d = diag(make(unsafe=[("file", RHEL_BUNDLE, "'/etc/pki' is writable by group 100")]))
+    assert commands(d)[0] == ["chmod g-w /etc/pki"]
+    # the patch's older wording, from a probe of an older patch
     d = diag(make(unsafe=[("file", RHEL_BUNDLE, "owned by uid 4242")]))
     assert commands(d)[0] == [f"chown root:root {RHEL_BUNDLE}", f"chmod 644 {RHEL_BUNDLE}"]
+
+
+def test_a_store_below_a_sticky_world_writable_directory_gets_no_chmod():
+    d = diag(make(unsafe=[("file", RHEL_BUNDLE, "'/tmp' is world-writable (sticky)")]))
+    assert not [c for c in commands(d) if c and c[0].startswith("chmod o-w /tmp")]
 
 
 def test_works_only_because_of_the_variable_says_so():

@@ -379,7 +379,7 @@ def test_world_writable_location_or_ancestor_is_refused(tmp_path, clean_env):
     assert v[ww_file] == f"unsafe: {ww_file!r} is world-writable"
     assert v[ww_in] == f"unsafe: {str(ww_parent)!r} is world-writable"
     assert v[ww_dir] == f"unsafe: {ww_dir!r} is world-writable"
-    assert v[sticky_in] == f"unsafe: {str(sticky)!r} is world-writable"
+    assert v[sticky_in] == f"unsafe: {str(sticky)!r} is world-writable (sticky)"
     assert v[good] == "usable"
     assert h.context().loaded == [("cafile", good)]
 

@@ -81,7 +81,7 @@ def _pybuildssl_unsafe(st, euid):
     if st.st_mode & _PYBUILDSSL_S_IFMT == _PYBUILDSSL_S_IFLNK:
         return None  # a link's own mode bits mean nothing; its directory is checked
     if st.st_mode & 0o002:  # sticky or not: a name that does not exist yet is anyone's
-        return "is world-writable"
+        return "is world-writable (sticky)" if st.st_mode & 0o1000 else "is world-writable"
     if st.st_mode & 0o020 and st.st_gid != 0:
         return "is writable by group %d" % st.st_gid
     return None
