@@ -654,3 +654,15 @@ def test_real_ssl_py_with_real_openssl(tmp_path, clean_env):
         assert der not in mod.create_default_context().get_ca_certs(binary_form=True)
     finally:
         mod._ssl = real
+
+
+def test_usability_without_safety_reads_entries_in_their_directory(tmp_path, clean_env):
+    # doctor's "usable, safe or not" view (and Windows): plain stats, same rule
+    d = hashed_dir(tmp_path / "certs", names=("a1b2c3d4.0",))
+    os.chmod(d, 0o777)
+    junk = hashed_dir(tmp_path / "junk", names=("a1b2c3d4.0",), data=b"junk\n")
+    h = Harness(tmp_path, [])
+    probe = h.ns["_pybuildssl_probe"]
+    assert probe("dir", d, False) is None
+    assert probe("dir", d, True) == f"unsafe: {d!r} is world-writable"
+    assert probe("dir", junk, False) == "no readable certificate in a <hash>.0 entry"

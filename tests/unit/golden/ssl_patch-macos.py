@@ -116,22 +116,26 @@ def _pybuildssl_element(path, euid, trail, checked):
     return None, st
 
 
-def _pybuildssl_walk(path, euid, trail, checked):
+def _pybuildssl_walk(path, euid, trail, checked, cur="/"):
     """Follow ``path`` from "/" through every symlink hop, checking each element.
+
+    A relative ``path`` starts at ``cur``, a real directory already checked.
 
     Returns (why not or None, real path, stat of the final element).  Every
     element met (each ancestor, each link and each ancestor of a link's
     target) must be owned by root or ``euid`` and writable by nobody else
     (unless ``euid`` is None: usability only).
     """
-    if not path.startswith("/"):
+    if not path.startswith("/") and cur == "/":
         return "not an absolute path", None, None
     why, st = _pybuildssl_element("/", euid, trail, checked)
     if why is not None:
         return why, None, None
+    if path.startswith("/"):
+        cur = "/"
+    st = checked[cur]
     todo = path.split("/")
     todo.reverse()
-    cur = "/"
     hops = 0
     while todo:
         name = todo.pop()
@@ -161,10 +165,12 @@ def _pybuildssl_walk(path, euid, trail, checked):
     return None, cur, st
 
 
-def _pybuildssl_follow(path, euid, trail, checked):
+def _pybuildssl_follow(path, euid, trail, checked, cur="/"):
     """_pybuildssl_walk(), or without ``euid`` a plain stat that follows links."""
     if euid is not None:
-        return _pybuildssl_walk(path, euid, trail, checked)
+        return _pybuildssl_walk(path, euid, trail, checked, cur)
+    if not path.startswith("/"):
+        path = cur.rstrip("/") + "/" + path
     try:
         return None, path, os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -178,10 +184,9 @@ def _pybuildssl_dir_verdict(real, euid, elements, checked):
     with os.scandir(real) as entries:
         names = sorted(e.name for e in entries if _pybuildssl_hash_entry(e.name))
     usable = False
-    base = real.rstrip("/") + "/"
     for name in names:
         trail = []
-        why, target, st = _pybuildssl_follow(base + name, euid, trail, checked)
+        why, target, st = _pybuildssl_follow(name, euid, trail, checked, real)
         if why is not None:
             elements.extend(trail)
             if why.startswith("unsafe: "):
