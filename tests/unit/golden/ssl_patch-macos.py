@@ -9,7 +9,7 @@
 # directory) any entry OpenSSL may read.
 # Opt out: set PYBUILDSSL_NO_FALLBACK=1.  Inspect: ssl._pybuildssl_resolve().
 
-_PYBUILDSSL_PATCH_VERSION = 1
+_PYBUILDSSL_PATCH_VERSION = 2
 _PYBUILDSSL_TARGET_OS = 'macos'
 _PYBUILDSSL_OPT_OUT_ENV = "PYBUILDSSL_NO_FALLBACK"
 _PYBUILDSSL_FALLBACK = (

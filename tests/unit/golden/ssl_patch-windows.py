@@ -5,7 +5,7 @@
 # stock CPython does.  This block adds no file fallback and overrides nothing:
 # it records the configured mode and offers ssl._pybuildssl_resolve().
 
-_PYBUILDSSL_PATCH_VERSION = 1
+_PYBUILDSSL_PATCH_VERSION = 2
 _PYBUILDSSL_TARGET_OS = 'windows'
 # "enumeration": CPython's store enumeration only (the default).
 # "winstore", "both": OpenSSL's org.openssl.winstore:// is wired in by the
