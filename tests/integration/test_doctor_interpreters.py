@@ -272,9 +272,10 @@ def test_world_writable_bundle(namespaces, patched, tmp_path):
     assert code == 0 and out["verdict"]["status"] == "warn"
     assert problems(out)["env.unsafe"]["subject"] == "SSL_CERT_FILE"
     assert first_fix(out) == [f"chmod o-w {doctor.shlex.quote(str(bundle))}"]
-    sticky = tmp_path / "ca.pem"  # below /tmp: warned, and no chmod of /tmp offered
-    shutil.copy("/etc/ssl/certs/ca-certificates.crt", sticky)
-    code, out = run_doctor(py(patched), env={"SSL_CERT_FILE": str(sticky)})
+    with tempfile.TemporaryDirectory(dir="/tmp") as below_tmp:  # warned; no chmod of /tmp offered
+        sticky = Path(below_tmp) / "ca.pem"
+        shutil.copy("/etc/ssl/certs/ca-certificates.crt", sticky)
+        code, out = run_doctor(py(patched), env={"SSL_CERT_FILE": str(sticky)})
     assert "(sticky)" in problems(out)["env.unsafe"]["message"]
     assert not [f for f in out["fixes"] if f["id"] == "chmod"]
 
