@@ -9,6 +9,10 @@
 3. Where they are not (a Fedora layout in a mount namespace): the patched
    fallback vs the same bundle given by hand in ``SSL_CERT_FILE``.
 
+4. The first ``create_default_context()`` of a fresh process (the patch's
+   one-time decision: every path element, a hashed directory's entries),
+   then the second, on both.
+
 Usage: python3 ci/bench_trust.py [--python PREFIX] [--runs N] [--calls N] [--json]
 PREFIX defaults to the stock CPython 3.13 of ci/stock_pythons.py (built first
 if missing; any CPython 3.9+ prefix linked to an OpenSSL works).  Copies go to a temporary directory (hard links).
@@ -110,6 +114,36 @@ for v in variants:
                      get_default_verify_paths_ns=statistics.median(gdvp_ns[name]))
 print(json.dumps(out))
 """
+
+
+#: The first contexts of a fresh process: the first pays the patch's one-time
+#: decision (walking every path element, a hashed directory's entries).
+FIRST_SCRIPT = """\
+import ssl, time
+t0 = time.perf_counter_ns()
+ssl.create_default_context()
+t1 = time.perf_counter_ns()
+ssl.create_default_context()
+t2 = time.perf_counter_ns()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def first_calls(exe: str, runs: int, env: dict | None = None, layout=None) -> dict:
+    """Median (first, second) create_default_context() in fresh processes, in us."""
+    firsts, seconds = [], []
+    argv = [exe, "-I", "-c", FIRST_SCRIPT]
+    for _ in range(runs):
+        if layout is None:
+            proc = subprocess.run(argv, env=sandbox.clean_env(env), capture_output=True, text=True)
+        else:
+            proc = sandbox.run_in_layout(layout, argv, env=sandbox.clean_env(env), timeout=120)
+        if proc.returncode != 0:
+            raise SystemExit(f"{exe} failed: {proc.stderr[-2000:]}")
+        a, b = proc.stdout.split()
+        firsts.append(int(a) / 1e3)
+        seconds.append(int(b) / 1e3)
+    return {"first_us": statistics.median(firsts), "second_us": statistics.median(seconds)}
 
 
 def interpreter(prefix: Path) -> str:
@@ -234,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
             ]),
         }
 
+        runs = max(5, args.runs // 4)
+        results["first_host"] = {"stock": first_calls(stock, runs), "patched": first_calls(patched, runs)}
+
         # 3. compiled defaults unusable: Fedora layout
         try:
             sandbox.check_available()
@@ -251,6 +288,11 @@ def main(argv: list[str] | None = None) -> int:
                 {"name": "SSL_CERT_DIR=hash dir", "env": {"SSL_CERT_DIR": hashdir}},
                 {"name": "nothing (opt-out)", "env": {trust.OPT_OUT_ENV: "1"}},
             ], layout=layout)
+            results["first_fedora"] = {
+                "patched (fallback)": first_calls(patched, runs, layout=layout),
+                "stock, SSL_CERT_DIR=hash dir": first_calls(stock, runs, {"SSL_CERT_DIR": hashdir}, layout),
+                "stock, SSL_CERT_FILE=bundle": first_calls(stock, runs, {"SSL_CERT_FILE": bundle}, layout),
+            }
 
     if args.json:
         print(json.dumps(results, indent=2))
@@ -286,6 +328,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for k, v in results["fedora"].items():
             row(k, v)
+    print("\nfresh processes: the first create_default_context() (pays the one-time decision), then the second")
+    for section in ("first_host", "first_fedora"):
+        for k, v in results.get(section, {}).items():
+            print(f"  {section[6:]:7s} {k:32s} first {v['first_us']:9.1f} us   second {v['second_us']:9.1f} us")
     return 0
 
 

@@ -499,7 +499,7 @@ def diagnose(facts: Mapping[str, Any] | None, host: Host, *, probe_error: str = 
                 problems.append(Problem("env.unusable", harm, f"{name}={env[name]}: {what}.{extra}", name))
             elif loc.safe is False:
                 problems.append(Problem("env.unsafe", WARNING,
-                                        f"{name}={loc.path} is {loc.safety}: another user could add a CA that "
+                                        f"{name}={loc.path} is unsafe ({loc.safety}): another user could add a CA that "
                                         f"{who} would trust", name))
     if ossl_env and works and not compiled_ok:
         one = len(ossl_env) == 1
@@ -510,7 +510,7 @@ def diagnose(facts: Mapping[str, Any] | None, host: Host, *, probe_error: str = 
     for loc in in_use:
         if loc.safe is False and not any(loc in v for v in env_locs.values()):
             problems.append(Problem("store.unsafe", WARNING,
-                                    f"{loc.path} is in use and {loc.safety}: another user could add a CA that "
+                                    f"{loc.path} is in use and unsafe ({loc.safety}): another user could add a CA that "
                                     "this Python trusts", loc.path))
 
     # -- why it fails, and the fixes --
@@ -538,11 +538,11 @@ def diagnose(facts: Mapping[str, Any] | None, host: Host, *, probe_error: str = 
                                 [f"unset {p.subject}"], "verification works without it"))
         elif p.id == "env.unsafe":
             for loc in env_locs.get(p.subject or "", []):
-                if loc.usable and loc.safe is False:
+                if loc.usable and loc.safe is False and _chmod_fix(loc):
                     _add_fix(fixes, _chmod_fix(loc))
         elif p.id == "store.unsafe":
             for loc in in_use:
-                if loc.path == p.subject:
+                if loc.path == p.subject and _chmod_fix(loc):
                     _add_fix(fixes, _chmod_fix(loc))
 
     url = _url_result(facts, check_url) if check_url else None
@@ -585,17 +585,21 @@ def _add_fix(fixes: list[Fix], fix: Fix) -> None:
         fixes.append(fix)
 
 
-def _chmod_fix(loc: Location) -> Fix:
-    target = loc.path
-    m = re.search(r"parent directory '([^']*)'", loc.safety)
-    if m:
-        target = m.group(1)
-    cmds = [f"chmod o-w {shlex.quote(target)}"]
-    if "owned by uid" in loc.safety:
-        cmds = [f"chown root:root {shlex.quote(target)}", f"chmod 644 {shlex.quote(target)}"
-                if loc.kind == "file" and target == loc.path else f"chmod go-w {shlex.quote(target)}"]
+def _chmod_fix(loc: Location) -> Fix | None:
+    """Fix the element the patch named ("'PATH' is world-writable", "... writable by group N",
+    "... owned by uid N"); None for a sticky world-writable directory such as /tmp (chmod
+    would break the system; the store belongs elsewhere, which the warning says)."""
+    m = re.search(r"'([^']*)' is (world-writable|writable by group|owned by uid)", loc.safety)
+    target, why = (m.group(1), m.group(2)) if m else (
+        loc.path, "owned by uid" if "owned by uid" in loc.safety else "world-writable")
+    q = shlex.quote(target)
+    if "(sticky)" in loc.safety:
+        return None
+    cmds = {"world-writable": [f"chmod o-w {q}"], "writable by group": [f"chmod g-w {q}"],
+            "owned by uid": [f"chown root:root {q}", f"chmod 644 {q}" if loc.kind == "file" and
+                             target == loc.path else f"chmod go-w {q}"]}[why]
     return Fix("chmod", f"Let only root write {target}", cmds,
-               f"{loc.path} is {loc.safety}: another local user could add a CA to it")
+               f"{loc.path} is unsafe ({loc.safety}): another local user could add a CA to it")
 
 
 def _store_failure(problems: list[Problem], fixes: list[Fix], *, host: Host, vendor, env, env_locs, ossl_env,
@@ -626,7 +630,7 @@ def _store_failure(problems: list[Problem], fixes: list[Fix], *, host: Host, ven
                                 f"({names}, ...) holds a certificate"))
     elif best is None and unsafe_store is not None:
         problems.append(Problem("store.host-unsafe", ERROR,
-                                f"{unsafe_store.path} holds the system's CAs but is {unsafe_store.safety}: "
+                                f"{unsafe_store.path} holds the system's CAs but is unsafe ({unsafe_store.safety}): "
                                 "the pybuildssl fallback refuses it", unsafe_store.path))
 
     def unset_would_work() -> bool:
@@ -660,7 +664,7 @@ def _store_failure(problems: list[Problem], fixes: list[Fix], *, host: Host, ven
             if patchable:
                 fixes.append(Fix("repatch", "Patch again with this pybuildssl (its fallback list knows this host)",
                                  [f"pybuildssl patch {prefix}"], _patch_note(host, base_prefix)))
-        if unsafe_store is not None and best is None:
+        if unsafe_store is not None and best is None and _chmod_fix(unsafe_store):
             fixes.append(_chmod_fix(unsafe_store))
         if export is not None:
             fixes.append(export)
@@ -668,7 +672,7 @@ def _store_failure(problems: list[Problem], fixes: list[Fix], *, host: Host, ven
         problems.append(Problem("patch.absent", ERROR if would is not None else INFO,
                                 "this Python is not patched: nothing falls back to "
                                 + (would.path if would is not None else "the system store")))
-        if unsafe_store is not None and best is None:
+        if unsafe_store is not None and best is None and _chmod_fix(unsafe_store):
             fixes.append(_chmod_fix(unsafe_store))
         if patchable and (would is not None or unsafe_store is not None):
             fixes.append(patch_fix)

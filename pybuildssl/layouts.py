@@ -35,8 +35,15 @@ class Vendor:
 
     @property
     def locations(self) -> tuple[tuple[str, str], ...]:
-        """(kind, path) in fallback order: CA files first, then hashed dirs."""
-        return tuple([("file", p) for p in self.cafiles] + [("dir", p) for p in self.capaths])
+        """(kind, path) in fallback order: hashed dirs first, then CA files.
+
+        Where a vendor ships both forms of one store, the directory is the
+        cheap one: adding it to a context reads nothing (OpenSSL opens the
+        one ``<hash>.0`` a chain needs, at verification), while a bundle is
+        parsed whole for every context (about 19 times the cost measured on
+        a Fedora layout; docs/benchmarks.md).
+        """
+        return tuple([("dir", p) for p in self.capaths] + [("file", p) for p in self.cafiles])
 
 
 @dataclass(frozen=True)

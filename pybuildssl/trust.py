@@ -33,7 +33,7 @@ from . import layouts
 from .errors import PatchError
 
 #: Bumped whenever the runtime behaviour of the rendered block changes.
-PATCH_VERSION = 1
+PATCH_VERSION = 2  # 2: the safety walk of issue 11 (every element, compiled defaults too), dir first
 
 START_MARKER = "# >>> pybuildssl trust fallback >>>"
 END_MARKER = "# <<< pybuildssl trust fallback <<<"

@@ -316,10 +316,10 @@ def check_default_paths(facts: dict, r: Report, cid: str = "trust.default-paths"
         path = vp.get(key)
         if not path:
             continue
-        verdict = next((loc.get("verdict_unsafe_ok") for loc in facts.get("locations", [])
-                        if loc["path"] == path and loc["kind"] == kind), None)
-        if verdict is None:
-            verdict = _usable_here(kind, path)
+        # The probe judged it inside the interpreter, with the patch's own rules.
+        verdict = (s.get("verify_paths_usable") or {}).get(key) or next(
+            (loc.get("verdict_unsafe_ok") for loc in facts.get("locations", [])
+             if loc["path"] == path and loc["kind"] == kind), "not examined")
         if verdict == "usable":
             usable.append(f"{key}={path}")
     source = _where(s.get("resolve")) if s.get("patched") else "stock CPython rules"
@@ -329,16 +329,6 @@ def check_default_paths(facts: dict, r: Report, cid: str = "trust.default-paths"
         r.add(cid, FAIL, f"get_default_verify_paths() names no usable store (cafile={vp.get('cafile')}, "
               f"capath={vp.get('capath')}, openssl_cafile={vp.get('openssl_cafile')})",
               verify_paths=vp, resolve=resolve)
-
-
-def _usable_here(kind: str, path: str) -> str:
-    try:
-        if kind == "file":
-            with open(path, "rb") as f:
-                return "usable" if b"-----BEGIN CERTIFICATE-----" in f.read(1 << 20) else "no certificate"
-        return "usable" if any(re.match(r"^[0-9a-f]{8}\.\d+$", n) for n in os.listdir(path)) else "no hash links"
-    except OSError as e:
-        return str(e)
 
 
 # ------------------------------------------------------------- relocation ---

@@ -93,6 +93,11 @@ def ssl_facts(block):
                 out["would_resolve"] = ns["_pybuildssl_resolve"](explain=True)
             except Exception as e:
                 out["would_resolve_error"] = _err(e)
+        # Is what get_default_verify_paths() names usable?  By the same rules.
+        vp = out.get("verify_paths") or {}
+        out["verify_paths_usable"] = {
+            key: ns["_pybuildssl_probe"](kind, vp[key], False) or "usable"
+            for kind, key in (("file", "cafile"), ("dir", "capath")) if vp.get(key)}
     try:
         ctx = ssl.create_default_context()
         out["default_context"] = {"ok": True, "stats": ctx.cert_store_stats()}
@@ -114,7 +119,8 @@ def location_facts(locations, rules):
                     item["certs"] = f.read().count(PEM)
             elif kind == "dir" and os.path.isdir(path):
                 names = os.listdir(path)
-                item["hashed"] = sum(1 for n in names if len(n) >= 10 and n[8] == "." and n[9:].isdigit())
+                if rules is not None:  # the patch's own name rule, not a copy
+                    item["hashed"] = sum(1 for n in names if rules["_pybuildssl_hash_entry"](n) == "cert")
                 item["entries"] = len(names)
             st = os.stat(path)
             item["mode"] = oct(st.st_mode & 0o7777)

@@ -20,7 +20,7 @@ import shutil
 import socket
 import subprocess
 import sys
-
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -177,7 +177,7 @@ def test_openssldir_without_a_usable_store(namespaces, stock, ca):
         ["pybuildssl build linux-x86_64-rhel"],
     ]
     assert out["host"]["store"] == RHEL_BUNDLE and out["host"]["store_vendor"] == "rhel"
-    assert out["patch"]["would_use"] == RHEL_BUNDLE
+    assert out["patch"]["would_use"] == RHEL_HASHDIR  # the patch prefers the hashed directory
 
     # fix 2: the variable
     code, out = run_doctor(py(stock), layout=layout, env={"SSL_CERT_FILE": RHEL_BUNDLE})
@@ -187,8 +187,8 @@ def test_openssldir_without_a_usable_store(namespaces, stock, ca):
     trust.patch_prefix(stock)
     code, out = run_doctor(py(stock), layout=layout)
     assert code == 0 and out["verdict"]["status"] == "ok"
-    assert out["patch"]["source"] == "fallback" and out["patch"]["cafile"] == RHEL_BUNDLE
-    assert out["reported"]["cafile"] == RHEL_BUNDLE
+    assert out["patch"]["source"] == "fallback" and out["patch"]["capath"] == RHEL_HASHDIR
+    assert out["reported"]["capath"] == RHEL_HASHDIR
 
 
 def test_ssl_cert_file_pointing_at_a_missing_file(namespaces, patched, stock):
@@ -219,7 +219,7 @@ def test_empty_hashed_directory(namespaces, stock, tmp_path):
     code, out = run_doctor(py(stock), layout=layout, env={"SSL_CERT_DIR": str(empty)})
     assert code == 1 and not out["verdict"]["works"]
     p = problems(out)["env.unusable"]
-    assert p["subject"] == "SSL_CERT_DIR" and "no <hash>.<n> entries" in p["message"]
+    assert p["subject"] == "SSL_CERT_DIR" and "no readable certificate in a <hash>.0 entry" in p["message"]
     assert first_fix(out) == [f"export SSL_CERT_DIR={RHEL_HASHDIR}"]
     code, out = run_doctor(py(stock), layout=layout, env={"SSL_CERT_DIR": RHEL_HASHDIR})
     assert code == 0 and out["verdict"]["works"]
@@ -236,13 +236,21 @@ def test_world_writable_bundle(namespaces, patched, tmp_path):
     code, out = run_doctor(py(patched), layout=layout.modify(RHEL_BUNDLE, mode=0o644))
     assert code == 0 and out["patch"]["cafile"] == RHEL_BUNDLE
     # SSL_CERT_FILE names a world-writable bundle: OpenSSL uses it anyway; doctor warns
-    bundle = tmp_path / "ca.pem"
-    shutil.copy("/etc/ssl/certs/ca-certificates.crt", bundle)
-    bundle.chmod(0o666)
-    code, out = run_doctor(py(patched), env={"SSL_CERT_FILE": str(bundle)})
+    # (not under /tmp: a sticky world-writable ancestor is unsafe too, and no chmod fixes that)
+    with tempfile.TemporaryDirectory(dir=Path.home()) as safe_dir:
+        bundle = Path(safe_dir) / "ca.pem"
+        shutil.copy("/etc/ssl/certs/ca-certificates.crt", bundle)
+        bundle.chmod(0o666)
+        code, out = run_doctor(py(patched), env={"SSL_CERT_FILE": str(bundle)})
     assert code == 0 and out["verdict"]["status"] == "warn"
     assert problems(out)["env.unsafe"]["subject"] == "SSL_CERT_FILE"
     assert first_fix(out) == [f"chmod o-w {doctor.shlex.quote(str(bundle))}"]
+    with tempfile.TemporaryDirectory(dir="/tmp") as below_tmp:  # warned; no chmod of /tmp offered
+        sticky = Path(below_tmp) / "ca.pem"
+        shutil.copy("/etc/ssl/certs/ca-certificates.crt", sticky)
+        code, out = run_doctor(py(patched), env={"SSL_CERT_FILE": str(sticky)})
+    assert "(sticky)" in problems(out)["env.unsafe"]["message"]
+    assert not [f for f in out["fixes"] if f["id"] == "chmod"]
 
 
 def test_no_store_at_all(namespaces, patched):

@@ -147,8 +147,9 @@ def test_patched_python_verifies_through_the_vendor_store(patched, stock, ca, se
     out = run(patched, layout, server.url())
     assert out["result"] == "ok", out
     assert out["resolve"]["source"] == "fallback"
-    assert out["resolve"]["cafile"] == RHEL_BUNDLE
-    assert out["paths"][0] == RHEL_BUNDLE                      # get_default_verify_paths().cafile
+    # the vendor's hashed directory, the cheaper form of its store, comes before its bundle
+    assert out["resolve"]["capath"] == RHEL_HASHDIR and out["resolve"]["cafile"] is None
+    assert out["paths"][:2] == [None, RHEL_HASHDIR]            # get_default_verify_paths()
     assert out["paths"][3] == "/usr/lib/ssl/cert.pem"          # openssl_cafile: compiled, unchanged
     assert_verify_failed(run(stock, layout, server.url()))     # and stock CPython does not
 
@@ -199,14 +200,14 @@ def test_opt_out_restores_stock_failure(patched, ca, server):
 
 
 def test_world_writable_candidate_is_skipped(patched, ca, server):
-    layout = sandbox.layout_for("fedora", [ca.cert_pem]).modify(RHEL_BUNDLE, mode=0o666)
+    layout = sandbox.layout_for("fedora", [ca.cert_pem]).modify(RHEL_HASHDIR, mode=0o777)
     out = run(patched, layout, server.url())
     checked = {c[2]: c[3] for c in out["resolve"]["checked"]}
-    assert checked[RHEL_BUNDLE] == "unsafe: world-writable"
-    # the next candidate, Fedora's hashed directory, is used instead: reported in capath
-    assert out["resolve"]["capath"] == RHEL_HASHDIR and out["resolve"]["cafile"] is None
+    assert checked[RHEL_HASHDIR] == f"unsafe: {RHEL_HASHDIR!r} is world-writable"
+    # the next candidate, Fedora's bundle, is used instead: reported in cafile
+    assert out["resolve"]["cafile"] == RHEL_BUNDLE and out["resolve"]["capath"] is None
     assert out["result"] == "ok"
-    alone = layout.remove(RHEL_HASHDIR)
+    alone = layout.modify(RHEL_BUNDLE, mode=0o666)
     out = run(patched, alone, server.url())
     assert out["resolve"]["source"] == "none"
     assert_verify_failed(out)
@@ -217,7 +218,7 @@ def test_candidate_owned_by_another_user_is_skipped(patched, ca, server):
               .modify(RHEL_BUNDLE, uid=4242))
     out = run(patched, layout, server.url())
     assert {c[2]: c[3] for c in out["resolve"]["checked"]}[RHEL_BUNDLE] == \
-        "unsafe: owned by uid 4242"
+        f"unsafe: {RHEL_BUNDLE!r} is owned by uid 4242"
     assert_verify_failed(out)
 
 
@@ -283,7 +284,7 @@ def test_every_stock_cpython_version(tmp_path, minor, ca, server):
     layout = sandbox.layout_for("fedora", [ca.cert_pem])
     out = run(interpreter(copy), layout, server.url(), "truststore-like")
     assert out["result"] == "ok", out
-    assert out["resolve"]["cafile"] == RHEL_BUNDLE
+    assert out["resolve"]["capath"] == RHEL_HASHDIR
     assert run(interpreter(copy), layout, server.url())["result"] == "ok"
 
 

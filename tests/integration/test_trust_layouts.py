@@ -79,7 +79,7 @@ def test_on_fedora_the_fallback_is_what_is_reported(built_python, ca, servers):
     assert got["ok"]
     assert got["resolve"]["source"] == "fallback"
     cafile, capath, _, openssl_cafile, _, openssl_capath = got["paths"]
-    assert cafile == FEDORA_BUNDLE
+    assert (cafile, capath) == (None, FEDORA_HASHDIR)  # the hashed directory before the bundle
     assert (openssl_cafile, openssl_capath) == ("/etc/ssl/cert.pem", "/etc/ssl/certs")
 
 

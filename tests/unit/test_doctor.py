@@ -147,7 +147,7 @@ def test_openssldir_without_a_store_patch_first_then_the_real_bundle_then_a_rebu
     assert commands(d) == [[f"pybuildssl patch {PYENV}"], [f"export SSL_CERT_FILE={RHEL_BUNDLE}"],
                            ["pybuildssl build linux-x86_64-rhel"]]
     assert d.host["store"] == RHEL_BUNDLE and d.host["store_vendor"] == "rhel"
-    assert d.patch["would_use"] == RHEL_BUNDLE
+    assert d.patch["would_use"] == RHEL_HASHDIR  # the patch prefers the hashed directory
     # the host calls itself Debian but the store is RHEL's: adding a CA is RHEL's way
     assert d.host["add_ca"]["command"] == "update-ca-trust extract"
 
@@ -240,11 +240,20 @@ def test_world_writable_compiled_bundle_in_use_works_but_warns():
 
 
 def test_parent_directory_and_foreign_owner_get_their_own_commands():
-    d = diag(make(unsafe=[("file", RHEL_BUNDLE, "parent directory '/etc/pki/ca-trust/extracted/pem' is "
-                                                "world-writable")]))
+    d = diag(make(unsafe=[("file", RHEL_BUNDLE, "'/etc/pki/ca-trust/extracted/pem' is world-writable")]))
     assert commands(d)[0] == ["chmod o-w /etc/pki/ca-trust/extracted/pem"]
+    d = diag(make(unsafe=[("file", RHEL_BUNDLE, f"'{RHEL_BUNDLE}' is owned by uid 4242")]))
+    assert commands(d)[0] == [f"chown root:root {RHEL_BUNDLE}", f"chmod 644 {RHEL_BUNDLE}"]
+    d = diag(make(unsafe=[("file", RHEL_BUNDLE, "'/etc/pki' is writable by group 100")]))
+    assert commands(d)[0] == ["chmod g-w /etc/pki"]
+    # the patch's older wording, from a probe of an older patch
     d = diag(make(unsafe=[("file", RHEL_BUNDLE, "owned by uid 4242")]))
     assert commands(d)[0] == [f"chown root:root {RHEL_BUNDLE}", f"chmod 644 {RHEL_BUNDLE}"]
+
+
+def test_a_store_below_a_sticky_world_writable_directory_gets_no_chmod():
+    d = diag(make(unsafe=[("file", RHEL_BUNDLE, "'/tmp' is world-writable (sticky)")]))
+    assert not [c for c in commands(d) if c and c[0].startswith("chmod o-w /tmp")]
 
 
 def test_works_only_because_of_the_variable_says_so():

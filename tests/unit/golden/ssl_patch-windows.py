@@ -5,7 +5,7 @@
 # stock CPython does.  This block adds no file fallback and overrides nothing:
 # it records the configured mode and offers ssl._pybuildssl_resolve().
 
-_PYBUILDSSL_PATCH_VERSION = 1
+_PYBUILDSSL_PATCH_VERSION = 2
 _PYBUILDSSL_TARGET_OS = 'windows'
 # "enumeration": CPython's store enumeration only (the default).
 # "winstore", "both": OpenSSL's org.openssl.winstore:// is wired in by the
@@ -17,12 +17,18 @@ _PYBUILDSSL_PEM_MARKER = b"-----BEGIN CERTIFICATE-----"
 _PYBUILDSSL_MAX_PROBE = 262144  # bytes read at most: comments may precede the first certificate
 _PYBUILDSSL_CHUNK = 16384
 _PYBUILDSSL_HEX = "0123456789abcdef"
+_PYBUILDSSL_MAX_HOPS = 40  # symbolic links followed at most for one path, as Linux does
 _PYBUILDSSL_S_IFMT = 0o170000
+_PYBUILDSSL_S_IFLNK = 0o120000
 _PYBUILDSSL_S_IFREG = 0o100000
 _PYBUILDSSL_S_IFDIR = 0o040000
-_PYBUILDSSL_S_IWOTH = 0o002
 
-# path -> (stat key, verdict): a location is probed again only when it changes.
+# (kind, path, euid or None) -> (verdict, elements, confirmed): the decision
+# for one location.  verdict: None when usable (and safe), else why not;
+# elements: ((path, stat key), ...) of what the decision depends on;
+# confirmed: OpenSSL loaded it once (a CA file can hold a PEM marker and
+# still fail to load).  A decision stands while every element stats the same.
+# Entries are replaced whole, never mutated (safe without the GIL).
 _pybuildssl_cache = {}
 _pybuildssl_stock_get_default_verify_paths = get_default_verify_paths
 
@@ -45,105 +51,238 @@ def _pybuildssl_file_has_cert(path):
     return False
 
 
-def _pybuildssl_is_hash_name(name):
-    # "<8 lowercase hex>.<n>": a certificate link written by `openssl rehash`
-    # (".r<n>" links are CRLs: they never make a directory usable).
-    return (len(name) >= 10 and name[8] == "." and not name[:8].strip(_PYBUILDSSL_HEX)
-            and name[9:].isdigit() and name[9:].isascii())
+def _pybuildssl_hash_entry(name):
+    """What OpenSSL's hashed-directory lookup reads under ``name``, if anything.
+
+    "cert" for "<8 lowercase hex>.<n>", "crl" for "<8 lowercase hex>.r<n>",
+    else None.  OpenSSL opens "<hash>.0", "<hash>.1", ... in turn, so only a
+    "<hash>.0" entry can make a directory usable; every entry that may be
+    read must be safe.  The one copy of this rule: verify and doctor run it.
+    """
+    if len(name) < 10 or name[8] != "." or name[:8].strip(_PYBUILDSSL_HEX):
+        return None
+    n = name[9:]
+    kind = "cert"
+    if n[:1] == "r":
+        n, kind = n[1:], "crl"
+    return kind if n.isdigit() and n.isascii() else None
 
 
-def _pybuildssl_dir_has_hash(path):
-    with os.scandir(path) as entries:
-        for entry in entries:
-            if _pybuildssl_is_hash_name(entry.name):
-                try:
-                    if entry.is_file():
-                        return True
-                except OSError:
-                    pass
-    return False
+def _pybuildssl_stat_key(st):
+    # Any change of content, name binding, mode or owner changes one of these.
+    return (st.st_dev, st.st_ino, st.st_mode, st.st_uid, st.st_gid, st.st_size,
+            st.st_mtime_ns, st.st_ctime_ns)
 
 
-def _pybuildssl_unsafe(path, st):
-    """Why another user could have written ``path`` (None when nobody could)."""
-    euid = os.geteuid()
-    if st.st_mode & _PYBUILDSSL_S_IWOTH:
-        return "world-writable"
+def _pybuildssl_unsafe(st, euid):
+    """Why a user other than root and ``euid`` could change this element (None: nobody)."""
     if st.st_uid != 0 and st.st_uid != euid:
-        return "owned by uid %d" % st.st_uid
-    parents = [os.path.dirname(path)]
-    if os.path.islink(path):  # who could replace the target: its own directory too
-        target_parent = os.path.dirname(os.path.realpath(path))
-        if target_parent != parents[0]:
-            parents.append(target_parent)
-    for parent in parents:
-        pst = os.stat(parent)
-        if pst.st_mode & _PYBUILDSSL_S_IWOTH:
-            return "parent directory %r is world-writable" % parent
-        if pst.st_uid != 0 and pst.st_uid != euid:
-            return "parent directory %r owned by uid %d" % (parent, pst.st_uid)
+        return "is owned by uid %d" % st.st_uid
+    if st.st_mode & _PYBUILDSSL_S_IFMT == _PYBUILDSSL_S_IFLNK:
+        return None  # a link's own mode bits mean nothing; its directory is checked
+    if st.st_mode & 0o002:  # sticky or not: a name that does not exist yet is anyone's
+        return "is world-writable (sticky)" if st.st_mode & 0o1000 else "is world-writable"
+    if st.st_mode & 0o020 and st.st_gid != 0:
+        return "is writable by group %d" % st.st_gid
     return None
 
 
-def _pybuildssl_probe(kind, path, safety):
-    """None when ``path`` is a usable CA ``kind`` ("file" or "dir"), else why not.
+def _pybuildssl_element(path, euid, trail, checked):
+    """(why not, stat) for one element of a path; records it in ``trail``."""
+    st = checked.get(path)
+    if st is not None:
+        return None, st
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing", None
+    except (OSError, ValueError):
+        return "cannot examine %r" % path, None
+    trail.append((path, _pybuildssl_stat_key(st)))
+    if euid is not None:
+        why = _pybuildssl_unsafe(st, euid)
+        if why is not None:
+            return "unsafe: %r %s" % (path, why), None
+    checked[path] = st
+    return None, st
 
-    Usable: a regular file holding a PEM certificate, or a directory holding
-    a "<hash>.<n>" entry; with ``safety``, also writable by nobody but root
-    and the current user (checked before anything is read, and on every call:
-    modes and owners change without touching the cache key).  Costs one stat
-    when the cache knows the answer (three more for a safe fallback).
+
+def _pybuildssl_walk(path, euid, trail, checked, cur="/"):
+    """Follow ``path`` from "/" through every symlink hop, checking each element.
+
+    A relative ``path`` starts at ``cur``, a real directory already checked.
+
+    Returns (why not or None, real path, stat of the final element).  Every
+    element met (each ancestor, each link and each ancestor of a link's
+    target) must be owned by root or ``euid`` and writable by nobody else
+    (unless ``euid`` is None: usability only).
     """
-    if not path:
-        return "not set"
+    if not path.startswith("/") and cur == "/":
+        return "not an absolute path", None, None
+    why, st = _pybuildssl_element("/", euid, trail, checked)
+    if why is not None:
+        return why, None, None
+    if path.startswith("/"):
+        cur = "/"
+    st = checked[cur]
+    todo = path.split("/")
+    todo.reverse()
+    hops = 0
+    while todo:
+        name = todo.pop()
+        if not name or name == ".":
+            continue
+        if st.st_mode & _PYBUILDSSL_S_IFMT != _PYBUILDSSL_S_IFDIR:
+            return "missing", None, None  # a name below a file
+        if name == "..":
+            cur = cur.rsplit("/", 1)[0] or "/"
+            st = checked[cur]  # an ancestor: already checked
+            continue
+        nxt = (cur if cur != "/" else "") + "/" + name
+        why, st = _pybuildssl_element(nxt, euid, trail, checked)
+        if why is not None:
+            return why, None, None
+        if st.st_mode & _PYBUILDSSL_S_IFMT == _PYBUILDSSL_S_IFLNK:
+            hops += 1
+            if hops > _PYBUILDSSL_MAX_HOPS:
+                return "too many levels of symbolic links", None, None
+            target = os.readlink(nxt)
+            if target.startswith("/"):
+                cur = "/"
+            todo.extend(reversed(target.split("/")))
+            st = checked[cur]
+            continue
+        cur = nxt
+    return None, cur, st
+
+
+def _pybuildssl_follow(path, euid, trail, checked, cur="/"):
+    """_pybuildssl_walk(), or without ``euid`` a plain stat that follows links."""
+    if euid is not None:
+        return _pybuildssl_walk(path, euid, trail, checked, cur)
+    if not path.startswith("/"):
+        path = cur.rstrip("/") + "/" + path
     try:
-        st = os.stat(path)
+        return None, path, os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing", None, None
     except (OSError, ValueError):
-        return "missing"
-    fmt = st.st_mode & _PYBUILDSSL_S_IFMT
-    if kind == "dir":
-        if fmt != _PYBUILDSSL_S_IFDIR:
-            return "not a directory"
-    elif fmt != _PYBUILDSSL_S_IFREG:
-        return "not a regular file"
-    key = (kind, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
-    hit = _pybuildssl_cache.get(path)
-    if hit is not None and hit[0] == key and hit[1] is not None:
-        return hit[1]  # known unusable: whether it is safe does not matter
-    if safety:
-        try:
-            reason = _pybuildssl_unsafe(path, st)
-        except (OSError, ValueError):
-            reason = "cannot check its parent directory"
-        if reason is not None:
-            return "unsafe: " + reason
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    try:
-        if kind == "dir":
-            found = _pybuildssl_dir_has_hash(path)
-            reason = None if found else "no <hash>.<n> entries"
+        return "cannot examine %r" % path, None, None
+
+
+def _pybuildssl_dir_verdict(real, euid, elements, checked):
+    """None when a hashed directory is usable (and, with ``euid``, safe)."""
+    with os.scandir(real) as entries:
+        names = sorted(e.name for e in entries if _pybuildssl_hash_entry(e.name))
+    usable = False
+    for name in names:
+        trail = []
+        why, target, st = _pybuildssl_follow(name, euid, trail, checked, real)
+        if why is not None:
+            elements.extend(trail)
+            if why.startswith("unsafe: "):
+                return "unsafe: entry %s: %s" % (name, why[8:])
+            continue  # missing or unreadable: OpenSSL cannot read it either
+        if (not usable and name.endswith(".0") and _pybuildssl_hash_entry(name) == "cert"
+                and st.st_mode & _PYBUILDSSL_S_IFMT == _PYBUILDSSL_S_IFREG):
+            elements.extend(trail)  # read: what it holds decides
+            try:
+                usable = _pybuildssl_file_has_cert(target)
+            except (OSError, ValueError):
+                pass
         else:
-            found = _pybuildssl_file_has_cert(path)
-            reason = None if found else "no PEM certificate"
-    except (OSError, ValueError):
-        return "unreadable"
-    _pybuildssl_cache[path] = (key, reason)
-    return reason
+            # Other entries change only through a directory (kept) or by
+            # their owner, root or you: their own stats stay out of the key.
+            elements.extend(e for e in trail
+                            if e[1][2] & _PYBUILDSSL_S_IFMT == _PYBUILDSSL_S_IFDIR)
+        if usable and euid is None:
+            break
+    return None if usable else "no readable certificate in a <hash>.0 entry"
 
 
-def _pybuildssl_forget(kind, path):
-    # Loading failed although the probe passed: skip it until it changes.
+def _pybuildssl_decide(kind, path, euid):
+    """(verdict, elements, confirmed) for one location: see _pybuildssl_cache."""
+    if not path:
+        return "not set", (), False
+    elements = []
+    checked = {}
     try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return
-    key = (kind, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
-    _pybuildssl_cache[path] = (key, "OpenSSL could not load it")
+        why, real, st = _pybuildssl_follow(path, euid, elements, checked)
+        if why is None:
+            fmt = st.st_mode & _PYBUILDSSL_S_IFMT
+            if kind == "dir":
+                why = "not a directory" if fmt != _PYBUILDSSL_S_IFDIR else \
+                    _pybuildssl_dir_verdict(real, euid, elements, checked)
+            elif fmt != _PYBUILDSSL_S_IFREG:
+                why = "not a regular file"
+            elif not _pybuildssl_file_has_cert(real):
+                why = "no PEM certificate"
+    except (OSError, ValueError, KeyError):
+        why = "unreadable"
+    return why, tuple(elements), kind == "dir"  # OpenSSL reads a directory lazily
 
 
-def _pybuildssl_choose(notes=None):
-    """(source, (kind, path) or None): where default trust comes from now."""
+def _pybuildssl_fresh(elements, memo):
+    """Do all ``elements`` still stat as recorded?  ``memo``: stats of this call."""
+    for path, key in elements:
+        now = memo.get(path, memo)
+        if now is memo:
+            try:
+                now = _pybuildssl_stat_key(os.lstat(path))
+            except (OSError, ValueError):
+                now = None
+            memo[path] = now
+        if now != key:
+            return False
+    return True
+
+
+def _pybuildssl_verdict(kind, path, euid, memo):
+    """The cached decision for a location, made again only when it changed."""
+    if euid is None:  # usability alone (doctor, Windows): not cached
+        return _pybuildssl_decide(kind, path, None)
+    key = (kind, path, euid)
+    hit = _pybuildssl_cache.get(key)
+    if hit is not None and _pybuildssl_fresh(hit[1], memo):
+        return hit
+    decision = _pybuildssl_decide(kind, path, euid)
+    _pybuildssl_cache[key] = decision
+    return decision
+
+
+def _pybuildssl_settle(kind, path, euid, loaded):
+    """Record whether OpenSSL loaded a location (a failure skips it until it changes)."""
+    hit = _pybuildssl_cache.get((kind, path, euid))
+    if hit is not None and hit[0] is None and not (loaded and hit[2]):
+        _pybuildssl_cache[(kind, path, euid)] = (
+            None if loaded else "OpenSSL could not load it", hit[1], loaded)
+
+
+def _pybuildssl_confirmed(kind, path, euid, decision, confirm):
+    """Is a usable location one OpenSSL loads?  With ``confirm``, try it once."""
+    if decision[2] or not confirm:
+        return True
+    try:  # a throwaway context, once per change of the file
+        _SSLContext(_ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(path)
+        loaded = True
+    except (OSError, SSLError, ValueError):
+        loaded = False
+    _pybuildssl_settle(kind, path, euid, loaded)
+    return loaded
+
+
+def _pybuildssl_probe(kind, path, safety):
+    """None when ``path`` is a usable (with ``safety``: and safe) CA ``kind``, else why not."""
+    euid = os.geteuid() if safety else None
+    return _pybuildssl_verdict(kind, path, euid, {})[0]
+
+
+def _pybuildssl_choose(notes=None, confirm=False):
+    """(source, load): where default trust comes from now.
+
+    load: None to behave as stock CPython, else (cafile, capath) to load
+    and report (None for nothing).  One decision for get and set.
+    """
     parts = _ssl.get_default_verify_paths()
     environ = os.environ
     value = environ.get(_PYBUILDSSL_OPT_OUT_ENV, "")
@@ -151,37 +290,39 @@ def _pybuildssl_choose(notes=None):
         return "disabled", None
     if (parts[0] and parts[0] in environ) or (parts[2] and parts[2] in environ):
         return "env", None
-    found = False
-    # The hashed directory first: usable, it answers from the cache after one
-    # stat, and a missing CA file (the usual case with a hashed directory)
-    # costs a failed stat more.  Explanations keep the file-then-dir order.
-    compiled = (("file", parts[1]), ("dir", parts[3])) if notes is not None else (
-        ("dir", parts[3]), ("file", parts[1]))
-    for kind, path in compiled:
-        reason = _pybuildssl_probe(kind, path, False)
+    windows = sys.platform == "win32"  # the store enumeration is Windows' trust
+    euid = None if windows else os.geteuid()
+    memo = {}
+    found = {}
+    for origin, kind, path in (("compiled", "file", parts[1]), ("compiled", "dir", parts[3])):
+        decision = _pybuildssl_verdict(kind, path, euid, memo)
+        verdict = decision[0]
+        if verdict is None and not _pybuildssl_confirmed(kind, path, euid, decision, confirm):
+            verdict = "OpenSSL could not load it"
         if notes is not None:
-            notes.append(("compiled", kind, path, reason or "usable"))
-        if reason is None:
-            found = True
-            if notes is None:
-                break
+            notes.append((origin, kind, path, verdict or "usable"))
+        if verdict is None:
+            found[kind] = path
+    if windows:
+        return ("compiled" if found else "none"), None
     if found:
-        return "compiled", None
-    if sys.platform == "win32":  # the store enumeration is Windows' trust
-        return "none", None
+        return "compiled", (found.get("file"), found.get("dir"))
     for kind, path in _PYBUILDSSL_FALLBACK:
-        reason = _pybuildssl_probe(kind, path, True)
+        decision = _pybuildssl_verdict(kind, path, euid, memo)
+        verdict = decision[0]
+        if verdict is None and not _pybuildssl_confirmed(kind, path, euid, decision, confirm):
+            verdict = "OpenSSL could not load it"
         if notes is not None:
-            notes.append(("fallback", kind, path, reason or "usable"))
-        if reason is None:
-            return "fallback", (kind, path)
-    return "none", None
+            notes.append(("fallback", kind, path, verdict or "usable"))
+        if verdict is None:
+            return "fallback", ((path, None) if kind == "file" else (None, path))
+    return "none", (None, None)
 
 
-def _pybuildssl_location():
+def _pybuildssl_location(confirm):
     # A bug here must never break ssl: any surprise means stock behaviour.
     try:
-        return _pybuildssl_choose()[1]
+        return _pybuildssl_choose(confirm=confirm)[1]
     except Exception:
         return None
 
@@ -189,8 +330,7 @@ def _pybuildssl_location():
 def _pybuildssl_report(paths, location):
     if location is None:
         return paths
-    kind, path = location
-    return paths._replace(cafile=path) if kind == "file" else paths._replace(capath=path)
+    return paths._replace(cafile=location[0], capath=location[1])
 
 
 def _pybuildssl_resolve(explain=False):
@@ -199,12 +339,13 @@ def _pybuildssl_resolve(explain=False):
     source: "env" (SSL_CERT_FILE or SSL_CERT_DIR is set), "compiled"
     (OpenSSL's compiled defaults are usable), "fallback" (a location of
     _PYBUILDSSL_FALLBACK), "none" (nothing usable) or "disabled" (opt-out).
-    cafile and capath are what get_default_verify_paths() reports.  With
+    cafile and capath are what get_default_verify_paths() reports and
+    set_default_verify_paths() loads.  With
     ``explain``, "checked" lists (origin, kind, path, verdict) for each
     location looked at.  Used by `pybuildssl doctor` and `verify`.
     """
     notes = [] if explain else None
-    source, location = _pybuildssl_choose(notes)
+    source, location = _pybuildssl_choose(notes, confirm=True)
     try:
         paths = _pybuildssl_report(_pybuildssl_stock_get_default_verify_paths(), location)
         cafile, capath = paths.cafile, paths.capath
