@@ -369,19 +369,50 @@ def test_world_writable_location_or_ancestor_is_refused(tmp_path, clean_env):
     ww_parent.chmod(0o777)
     ww_dir = hashed_dir(tmp_path / "c" / "certs")
     os.chmod(ww_dir, 0o777)
-    sticky = tmp_path / "s"
-    sticky_in = write(sticky / "deeper" / "in.pem")
-    sticky.chmod(0o1777)  # sticky: still refused (a missing name there is anyone's)
     good = write(tmp_path / "d" / "good.pem")
-    h = Harness(tmp_path, [("file", ww_file), ("file", ww_in), ("dir", ww_dir),
-                           ("file", sticky_in), ("file", good)])
+    h = Harness(tmp_path, [("file", ww_file), ("file", ww_in), ("dir", ww_dir), ("file", good)])
     v = h.verdicts()
     assert v[ww_file] == f"unsafe: {ww_file!r} is world-writable"
     assert v[ww_in] == f"unsafe: {str(ww_parent)!r} is world-writable"
     assert v[ww_dir] == f"unsafe: {ww_dir!r} is world-writable"
-    assert v[sticky_in] == f"unsafe: {str(sticky)!r} is world-writable (sticky)"
     assert v[good] == "usable"
     assert h.context().loaded == [("cafile", good)]
+
+
+def test_a_sticky_directory_is_a_passage_to_what_others_cannot_replace(tmp_path, clean_env):
+    """/tmp, or NixOS's /nix/store (root:nixbld 1775): others may add names to a sticky
+    directory but cannot rename, remove or replace an entry they do not own."""
+    sticky = tmp_path / "s"
+    below = write(sticky / "pkg" / "ca.pem")                 # an existing directory of root's (or yours)
+    direct = write(sticky / "direct.pem")                     # a file straight in the sticky dir
+    linked = write(sticky / "linked.pem")
+    os.link(linked, tmp_path / "elsewhere.pem")               # two links: could have been planted
+    store = hashed_dir(sticky / "certs")
+    sticky.chmod(0o1777)
+    def verdict(kind, path):  # each alone: resolution stops at the first usable location
+        return Harness(tmp_path, [(kind, str(path))]).verdicts()[str(path)]
+
+    assert verdict("file", below) == verdict("file", direct) == verdict("dir", store) == "usable"
+    assert verdict("file", linked) == \
+        f"unsafe: {str(linked)!r} has 2 hard links in a directory others may add names to"
+    # as the location itself a sticky directory is refused: anyone could add a <hash>.0 there
+    assert verdict("dir", sticky) == f"unsafe: {str(sticky)!r} is world-writable (sticky)"
+    # a group-writable sticky directory (NixOS's store) likewise, as a passage and as a location
+    sticky.chmod(0o1775)
+    assert verdict("file", below) == "usable"
+    if os.geteuid() == 0:
+        os.chown(sticky, -1, OTHER_GID)
+        assert verdict("dir", sticky) == f"unsafe: {str(sticky)!r} is writable by group {OTHER_GID}"
+
+
+@needs_root
+def test_an_entry_of_another_user_in_a_sticky_directory_is_refused(tmp_path, clean_env):
+    sticky = tmp_path / "s"
+    theirs = write(sticky / "theirs" / "ca.pem")
+    os.chown(sticky / "theirs", 65534, 65534)
+    sticky.chmod(0o1777)
+    v = Harness(tmp_path, [("file", theirs)]).verdicts()
+    assert v[theirs] == f"unsafe: {str(sticky / 'theirs')!r} is owned by uid 65534"
 
 
 @needs_root

@@ -83,21 +83,40 @@ def _pybuildssl_stat_key(st):
             st.st_mtime_ns, st.st_ctime_ns)
 
 
-def _pybuildssl_unsafe(st, euid):
-    """Why a user other than root and ``euid`` could change this element (None: nobody)."""
+def _pybuildssl_unsafe(st, euid, passage=False):
+    """Why a user other than root and ``euid`` could change this element (None: nobody).
+
+    ``passage``: the element is only passed through to a child that exists.
+    A sticky directory others may write (/tmp, NixOS's /nix/store) is then
+    acceptable: they can add names there but cannot rename, remove or replace
+    an entry they do not own, and the child's own owner is checked next.
+    """
     if st.st_uid != 0 and st.st_uid != euid:
         return "is owned by uid %d" % st.st_uid
     if st.st_mode & _PYBUILDSSL_S_IFMT == _PYBUILDSSL_S_IFLNK:
         return None  # a link's own mode bits mean nothing; its directory is checked
-    if st.st_mode & 0o002:  # sticky or not: a name that does not exist yet is anyone's
+    if passage and _pybuildssl_open_sticky(st):
+        return None
+    if st.st_mode & 0o002:
         return "is world-writable (sticky)" if st.st_mode & 0o1000 else "is world-writable"
     if st.st_mode & 0o020 and st.st_gid != 0:
         return "is writable by group %d" % st.st_gid
     return None
 
 
-def _pybuildssl_element(path, euid, trail, checked):
-    """(why not, stat) for one element of a path; records it in ``trail``."""
+def _pybuildssl_open_sticky(st):
+    """A sticky directory that users other than root and its owner may add names to."""
+    return (st.st_mode & _PYBUILDSSL_S_IFMT == _PYBUILDSSL_S_IFDIR and st.st_mode & 0o1000
+            and (st.st_mode & 0o002 or (st.st_mode & 0o020 and st.st_gid != 0)))
+
+
+def _pybuildssl_element(path, euid, trail, checked, parent=None):
+    """(why not, stat) for one element of a path; records it in ``trail``.
+
+    Directories are judged as passages here; the walk judges its last element
+    in full.  Below an open sticky ``parent`` a regular file must have one
+    link: another user could have hard-linked a root-owned file there.
+    """
     st = checked.get(path)
     if st is not None:
         return None, st
@@ -109,7 +128,10 @@ def _pybuildssl_element(path, euid, trail, checked):
         return "cannot examine %r" % path, None
     trail.append((path, _pybuildssl_stat_key(st)))
     if euid is not None:
-        why = _pybuildssl_unsafe(st, euid)
+        why = _pybuildssl_unsafe(st, euid, passage=True)
+        if (why is None and parent is not None and _pybuildssl_open_sticky(parent)
+                and st.st_mode & _PYBUILDSSL_S_IFMT == _PYBUILDSSL_S_IFREG and st.st_nlink != 1):
+            why = "has %d hard links in a directory others may add names to" % st.st_nlink
         if why is not None:
             return "unsafe: %r %s" % (path, why), None
     checked[path] = st
@@ -148,7 +170,7 @@ def _pybuildssl_walk(path, euid, trail, checked, cur="/"):
             st = checked[cur]  # an ancestor: already checked
             continue
         nxt = (cur if cur != "/" else "") + "/" + name
-        why, st = _pybuildssl_element(nxt, euid, trail, checked)
+        why, st = _pybuildssl_element(nxt, euid, trail, checked, st)
         if why is not None:
             return why, None, None
         if st.st_mode & _PYBUILDSSL_S_IFMT == _PYBUILDSSL_S_IFLNK:
@@ -162,6 +184,10 @@ def _pybuildssl_walk(path, euid, trail, checked, cur="/"):
             st = checked[cur]
             continue
         cur = nxt
+    if euid is not None:  # the location itself: no passage exception (others could add entries)
+        why = _pybuildssl_unsafe(st, euid)
+        if why is not None:
+            return "unsafe: %r %s" % (cur, why), None, None
     return None, cur, st
 
 
