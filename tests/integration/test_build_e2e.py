@@ -35,7 +35,9 @@ def test_the_manifest_describes_the_build(manifest, source_overrides):
     shas = {s["name"]: s["sha256"] for s in manifest["sources"]}
     assert shas == {"openssl": want.openssl.sha256, "cpython": want.cpython.sha256}
     assert manifest["openssl"]["openssldir"] == "/etc/ssl"
-    assert manifest["trust"]["fallback"][0] == ["file", "/etc/ssl/certs/ca-certificates.crt"]
+    # the vendor's hashed directory first, its bundle next (the cheaper form of the same store)
+    assert manifest["trust"]["fallback"][:2] == [["dir", "/etc/ssl/certs"],
+                                                 ["file", "/etc/ssl/certs/ca-certificates.crt"]]
     assert manifest["target"]["triple"] == "linux-x86_64"
 
 
@@ -107,4 +109,5 @@ def test_plan_prints_without_running(source_sets):
     r = run_cli("plan", "--json", *source_sets, timeout=60)
     assert r.returncode == 0, r.stderr
     steps = json.loads(r.stdout)["steps"]
-    assert [s["name"] for s in steps][:3] == ["openssl.fetch", "openssl.extract", "openssl.configure"]
+    assert [s["name"] for s in steps][:4] == ["openssl.fetch", "openssl.extract", "openssl.patch",
+                                              "openssl.configure"]
