@@ -391,7 +391,7 @@ class Builder:
             "cpython": {"version": r.cpython.version, "shared": r.cpython_shared,
                         "interpreter": "bin/" + relocate.interpreter(plan.dirs.prefix).name},
             "trust": {"fallback": [list(x) for x in r.fallback], "windows_mode": r.windows_mode,
-                      "patch_sha256": _sha(self.ssl_patch), "opt_out_env": "PYBUILDSSL_NO_FALLBACK"},
+                      "patch_sha256": sources_mod.sha256_text(self.ssl_patch), "opt_out_env": "PYBUILDSSL_NO_FALLBACK"},
             "sources": [
                 {"name": s.name, "version": s.version, "sha256": s.sha256, "url": s.urls[0], "license": s.license}
                 for s in (r.openssl, r.cpython)
@@ -426,7 +426,7 @@ class Builder:
     def _package(self, plan: Plan) -> tuple[Path, dict, bool]:
         r = self.recipe
         epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or r.source_date_epoch)
-        key = _sha(json.dumps([plan.keys["cpython"], r.digest(), epoch, package.MANIFEST_SCHEMA,
+        key = sources_mod.sha256_text(json.dumps([plan.keys["cpython"], r.digest(), epoch, package.MANIFEST_SCHEMA,
                                self.build_paths()]))[:16]
         cached = self.cache_dir / "artifacts" / key / plan.artifact_name
         dest = self.dist_dir / plan.artifact_name
@@ -446,10 +446,4 @@ class Builder:
         os.replace(tmp, dest)
         self.ui.info(f"artifact: {dest} ({human_size(dest.stat().st_size)}, sha256 {sources_mod.sha256_file(dest)})")
         return dest, manifest, packaged
-
-
-def _sha(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()
 

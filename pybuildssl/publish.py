@@ -120,7 +120,7 @@ def publish(dist: Path, *, base_url: str | None = None, archives: list[Path] | N
         doc = json.dumps(sbom.cyclonedx(manifest, p.name, sha), indent=1) + "\n"
         files[dist / (p.name + sbom.SUFFIX)] = doc
         sums[p.name] = sha
-        sums[p.name + sbom.SUFFIX] = _sha_text(doc)
+        sums[p.name + sbom.SUFFIX] = sources.sha256_text(doc)
     files[dist / DOWNLOADS_JSON] = json.dumps(downloads_list(rows), indent=2) + "\n"
     files[dist / SUMS] = sha256sums(sums)
     fsutil.write_texts_atomic(files)
@@ -134,9 +134,3 @@ def write_sbom(archive: Path) -> Path:
     doc = sbom.cyclonedx(package.read_manifest(archive), archive.name, sources.sha256_file(archive))
     fsutil.write_texts_atomic({dest: json.dumps(doc, indent=1) + "\n"})
     return dest
-
-
-def _sha_text(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()
