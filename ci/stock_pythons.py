@@ -28,7 +28,6 @@ Progress goes to stderr with the time of each build; ``--json`` prints
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import shutil
@@ -42,6 +41,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fetch_sources as fs  # noqa: E402  (ci/fetch_sources.py: the one apt source door)
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+from pybuildssl import cachelock  # noqa: E402  (a stdlib-only leaf: one builder per prefix)
 
 PROG = "stock_pythons"
 # (minor, Debian source package, suite it comes from): one CPython per Debian
@@ -200,8 +201,7 @@ def ensure(minor: str, *, update: bool = False, jobs: int = 2) -> Path:
         return prefix
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / f".{prefix.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with cachelock.held(root, prefix.name, waiting=log):
         if is_complete(prefix):  # built by another process while we waited
             return prefix
         if prefix.exists():
