@@ -37,6 +37,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -101,16 +102,17 @@ def run_inside(root: Path, script: str, log: Path, *, timeout: float) -> int:
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env={"PATH": ENV["PATH"]})
-        deadline = time.monotonic() + timeout
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            out.write(line)
-            out.flush()
-            sys.stderr.write("  cleanroom| " + line.decode("utf-8", "replace"))
-            if time.monotonic() > deadline:
-                proc.kill()
-                break
-        return proc.wait()
+        killer = threading.Timer(timeout, proc.kill)  # fires even when nothing is printed
+        killer.start()
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                out.write(line)
+                out.flush()
+                sys.stderr.write("  cleanroom| " + line.decode("utf-8", "replace"))
+            return proc.wait()
+        finally:
+            killer.cancel()
 
 
 def run(workdir: Path, *, selection: str = DEFAULT_SELECTION, log=lambda m: print(m, file=sys.stderr)) -> dict:
