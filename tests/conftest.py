@@ -45,7 +45,8 @@ def fixtures() -> Path:
 #: then starts with this.  Any other skip (a missing interpreter, tool or file)
 #: hides a missing install step, so with PYBUILDSSL_STRICT_SKIPS=1 (ci/test.sh
 #: sets it when CI=true) it fails the run.  The gates: not root (debootstrap,
-#: chroot, ownership tests), no mount namespaces (docs/ci.md).
+#: chroot, ownership tests), no mount namespaces, and a checkout or virtualenv
+#: that the unprivileged user cannot run (docs/ci.md).
 ENVIRONMENT_GATE = "environment gate:"
 _skips: list[tuple[str, str]] = []
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from _interpreters import stock_prefix
+from _interpreters import require_namespaces, require_root, stock_prefix
 from pybuildssl import trust
 from pybuildssl.fsutil import copy_prefix
 from pybuildssl.verify import sandbox, tls
@@ -113,16 +113,9 @@ print("done", move)
 
 @pytest.fixture(scope="module", autouse=True)
 def _gates():
-    try:
-        sandbox.check_available()
-    except sandbox.SandboxUnavailable as e:
-        pytest.skip(str(e))
-    if not shutil.which("setpriv"):
-        pytest.skip("setpriv (util-linux) is not installed: no unprivileged attacker")
-    import os
-
-    if os.geteuid() != 0:
-        pytest.skip("playing another user (setpriv) needs root")
+    require_namespaces()
+    require_root("playing another user with setpriv")
+    assert shutil.which("setpriv"), "setpriv is missing (ci/setup.sh installs util-linux)"
 
 
 def _patched_copy(src: Path, dest: Path, interpreter_rel: str | None) -> Path:

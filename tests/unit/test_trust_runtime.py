@@ -183,7 +183,7 @@ def group_writable(path: Path | str, gid: int = OTHER_GID) -> None:
     os.chmod(path, os.stat(path).st_mode & 0o7777 | 0o020)
 
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="changing a group owner needs root")
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="environment gate: not root (changing a group owner)")
 
 
 # ------------------------------------------------------------ usability ----
