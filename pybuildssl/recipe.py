@@ -259,11 +259,12 @@ def default_for_host() -> str:
 
 # ----------------------------------------------------------------- loading ---
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, what: str = "recipe") -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise RecipeError(f"cannot read recipe {path}: {e.strerror}") from None
+        raise RecipeError(f"cannot read {what} {path}: {e.strerror}",
+                          hint="give the path of a TOML file" if what != "recipe" else None) from None
     try:
         return _toml.loads(text)
     except _toml.TOMLDecodeError as e:
@@ -335,7 +336,7 @@ def load(name_or_path: str, overrides: list[str] | tuple[str, ...] = (),
     path = find(name_or_path)
     layers = _layers(path)
     for f in override_files:
-        data = _read_toml(Path(f))
+        data = _read_toml(Path(f), "override file")
         if "extends" in data:
             raise RecipeError(f"{f}: an override file cannot use 'extends'",
                               hint="name the recipe on the command line; the file only overrides keys")
