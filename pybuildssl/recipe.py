@@ -113,6 +113,23 @@ SCHEMA: dict[str, dict[str, Key]] = {
 for _c in COMPONENTS:
     SCHEMA[_c] = _source_schema(_c, required=False)
 
+#: python.org's official Windows binaries, which a Linux host assembles into a
+#: Windows artifact (pybuildssl/platforms/windows_assemble.py): the embeddable
+#: zip, and the NuGet ``python`` package for a full layout.
+WINDOWS_BINARIES = ("python_embed", "python_nuget")
+WINDOWS_LAYOUTS = {"embeddable": "python_embed", "nuget": "python_nuget"}
+SCHEMA["windows"] = {
+    "layout": Key(str, "embeddable", "what a Linux host assembles: python.org's `embeddable` zip "
+                                     "(stdlib as .pyc in pythonXY.zip) or its `nuget` package (Lib\\*.py, include\\, libs\\)",
+                  tuple(WINDOWS_LAYOUTS)),
+    "method_linux": Key(str, "assemble", "build method on a Linux host: `assemble` (python.org's binaries + OpenSSL "
+                                         "cross-built with mingw-w64) or `unsupported`", ("assemble", "unsupported")),
+    "method_windows": Key(str, "msvc", "build method on a Windows host: `msvc` (PCbuild from the cpython source pin)",
+                          ("msvc",)),
+}
+SCHEMA["python_embed"] = _source_schema("python.org's Windows embeddable zip of CPython", required=False)
+SCHEMA["python_nuget"] = _source_schema("python.org's NuGet `python` package (.nupkg)", required=False)
+
 SOURCE_SECTIONS = ("openssl", "cpython")
 
 
@@ -194,6 +211,10 @@ class Recipe:
     toolchain: str = "cc"
     #: Components built from source (Linux), enabled ones only, in build order.
     components: Mapping[str, Source] = field(default_factory=dict)
+    #: Windows: python.org's binaries that are pinned (python_embed, python_nuget).
+    windows_binaries: Mapping[str, Source] = field(default_factory=dict)
+    #: Windows: the ``[windows]`` section (layout, method_linux, method_windows).
+    windows: Mapping[str, str] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -216,7 +237,14 @@ class Recipe:
 # ----------------------------------------------------------------- finding ---
 
 def builtin_dir() -> Path:
-    """recipes/ (shipped inside the wheel as pybuildssl.recipes)."""
+    """recipes/ (shipped inside the wheel as pybuildssl.recipes).
+
+    A checkout's own recipes/ first: an editable install elsewhere maps
+    pybuildssl.recipes to ITS checkout, whatever PYTHONPATH says.
+    """
+    checkout = Path(__file__).resolve().parent.parent / "recipes"
+    if (checkout / "_common.toml").is_file():
+        return checkout
     try:
         return Path(str(resources.files("pybuildssl.recipes")))
     except ModuleNotFoundError:  # running from a checkout without install
@@ -436,8 +464,14 @@ def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
     if target["os"] == "linux":
         for name in enabled_components(values["components"]):
             components[name] = _source(name, values[name], origin, where, component=True)
+    binaries: dict[str, Source] = {}
+    if target["os"] == "windows":
+        binaries = {name: _source(name, values[name], origin, where, component=True)
+                    for name in WINDOWS_BINARIES if values[name]["sha256"] is not None}
+    windows_only = ("windows", *WINDOWS_BINARIES)
     raw = {s or "recipe": dict(v) for s, v in values.items()
-           if s not in COMPONENTS or s in components}
+           if (s not in COMPONENTS or s in components)
+           and (s not in windows_only or s in binaries or (s == "windows" and target["os"] == "windows"))}
     raw["build"]["toolchain_resolved"] = toolchain
     raw["target"]["vendor"] = vendor
     raw["openssl"]["openssldir"] = openssldir
@@ -455,6 +489,7 @@ def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
         verify=values["build"]["verify"], cflags=values["build"]["cflags"],
         allow_libraries=tuple(values["verify"]["allow_libraries"]), glibc=glibc,
         toolchain=toolchain, components=components, raw=raw,
+        windows_binaries=binaries, windows=dict(values["windows"]) if target["os"] == "windows" else {},
     )
 
 

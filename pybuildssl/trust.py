@@ -68,6 +68,9 @@ Log = Callable[[str], None]
 
 def _template_text() -> str:
     name = "ssl_patch.py.j2"
+    checkout = Path(__file__).resolve().parent.parent / "templates" / name
+    if checkout.is_file():  # a checkout's own template (an editable install may point elsewhere)
+        return checkout.read_text("utf-8")
     try:  # installed: templates/ ships as the pybuildssl.templates package
         return resources.files("pybuildssl.templates").joinpath(name).read_text("utf-8")
     except (ImportError, OSError, TypeError, AttributeError):
