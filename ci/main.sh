@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # The main job: build and verify the default recipe for this host, end to end.
-#   bash ci/main.sh [extra `pybuildssl build` arguments]
+#   bash ci/main.sh [RECIPE] [extra `pybuildssl build` arguments]
+# A windows-* recipe also fetches python.org's embeddable CPython (windows_sources).
 . "$(dirname "$0")/setup.sh"
 debian_sources
+extra=()
+for arg in "$@"; do
+  case "$arg" in
+    -*) ;;
+    windows-*) windows_sources; extra=(--overrides "$PYBUILDSSL_WINDOWS_OVERRIDES") ;;
+  esac
+done
 cd "$REPO"
-exec pybuildssl build --overrides "$PYBUILDSSL_OVERRIDES" "$@"
+exec pybuildssl build --overrides "$PYBUILDSSL_OVERRIDES" "${extra[@]}" "$@"

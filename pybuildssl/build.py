@@ -130,6 +130,11 @@ class Builder:
 
     # -- executing -------------------------------------------------------------
     def build(self) -> BuildResult:
+        from . import layouts
+        from .platforms import windows_assemble
+
+        if windows_assemble.applies(self.recipe, layouts.host_os()):  # Windows on Linux: its own method
+            return windows_assemble.build(self)
         t0 = time.monotonic()
         plan = self.plan()
         # The work tree is keyed like CPython, the components by their own keys: one builder

@@ -268,6 +268,9 @@ def _publish_after_build(args, artifact: Path, ui: UI) -> None:
     """SBOM beside the artifact; SHA256SUMS and the uv list for every artifact in dist/ when they agree."""
     from . import publish
 
+    if artifact.suffix == ".zip":  # Windows: no uv index or SBOM for zip artifacts yet
+        ui.info("publish: skipped for a Windows zip artifact (the uv list and SBOM read tarballs)")
+        return
     try:
         written = publish.publish(args.dist, base_url=args.base_url)
     except UsageError as e:

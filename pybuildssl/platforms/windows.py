@@ -139,6 +139,11 @@ def _check(recipe: "Recipe") -> None:
                  f"(windows-{recipe.arch})")
 
 
+def check(recipe: "Recipe") -> None:
+    """Refuse a recipe no Windows method can build (any host): RecipeError naming the key."""
+    _check(recipe)
+
+
 def winstore_only_supported() -> bool:
     """Does the ssl patch turn CPython's store enumeration off in mode "winstore"?
 

@@ -1,0 +1,84 @@
+"""Deterministic zip artifacts (Windows) with the manifest first.
+
+The zip twin of :mod:`pybuildssl.package`: one top directory ``python/``,
+whose first member is ``python/PYBUILDSSL.json`` (every file with its sha256);
+members sorted by path; every date the build's SOURCE_DATE_EPOCH (zip dates
+cannot precede 1980; they are local-time fields with 2-second steps);
+attributes normalised (0755 for .exe/.dll/.pyd and directories, 0644
+otherwise, "made on Unix" so that the modes are kept); deflate at a fixed
+level.  Same tree and manifest in, same bytes out (tests/unit/test_package_zip.py).
+Written to a temp file beside the destination, published with ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from .package import MANIFEST, MANIFEST_SCHEMA, TOP, _walk, file_table  # noqa: F401  (one manifest format)
+
+EXECUTABLE_SUFFIXES = (".exe", ".dll", ".pyd")
+#: Zip dates start in 1980.
+MIN_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def _date(epoch: int) -> tuple[int, int, int, int, int, int]:
+    t = time.gmtime(epoch)
+    return max(MIN_DATE, (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec - t.tm_sec % 2))
+
+
+def _info(name: str, date: tuple, mode: int) -> zipfile.ZipInfo:
+    zi = zipfile.ZipInfo(name, date)
+    zi.create_system = 3  # Unix: external_attr carries the mode
+    zi.external_attr = mode << 16
+    zi.compress_type = zipfile.ZIP_DEFLATED if not name.endswith("/") else zipfile.ZIP_STORED
+    if name.endswith("/"):
+        zi.external_attr |= 0x10  # MS-DOS directory bit
+    return zi
+
+
+def _mode(rel: str, is_dir: bool) -> int:
+    if is_dir:
+        return 0o40755
+    return 0o100755 if rel.lower().endswith(EXECUTABLE_SUFFIXES) else 0o100644
+
+
+def write_zip(root: Path, manifest: dict[str, Any], dest: Path, *, mtime: int) -> Path:
+    """Pack ``root`` as ``python/`` with the manifest first; publish atomically at ``dest``."""
+    date = _date(mtime)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}-")
+    try:
+        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", compresslevel=6) as z:
+            data = json.dumps(manifest, indent=1, sort_keys=True).encode() + b"\n"
+            z.writestr(_info(f"{TOP}/{MANIFEST}", date, 0o100644), data)
+            z.writestr(_info(f"{TOP}/", date, _mode("", True)), b"")
+            for p in _walk(root):  # sorted by path, depth first
+                rel = p.relative_to(root).as_posix()
+                if rel == MANIFEST:
+                    continue
+                if p.is_dir():
+                    z.writestr(_info(f"{TOP}/{rel}/", date, _mode(rel, True)), b"")
+                else:
+                    z.writestr(_info(f"{TOP}/{rel}", date, _mode(rel, False)), p.read_bytes())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+        return dest
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_manifest(archive: Path) -> dict[str, Any]:
+    """The manifest of a zip artifact (its first member)."""
+    with zipfile.ZipFile(archive) as z:
+        infos = z.infolist()
+        if not infos or infos[0].filename != f"{TOP}/{MANIFEST}":
+            raise ValueError(f"{archive}: the first member is not {TOP}/{MANIFEST}")
+        return json.loads(z.read(infos[0]))
