@@ -25,8 +25,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from . import components as components_mod
+from . import components as components_mod, platforms, toolchain as tc
 from .recipe import Recipe
+from .steps import Dirs, Step
 from .toolchain import Toolchain
 
 #: Bump to invalidate cached components after a change in how they are built.
@@ -34,50 +35,6 @@ OPENSSL_LOGIC_VERSION = "3"
 CPYTHON_LOGIC_VERSION = "5"  # 5: _sysconfigdata stays a literal; sysconfig relocates
 #: What --strip does (build.py _do_strip); enters the key of stripped builds only.
 STRIP_LOGIC_VERSION = "2"
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    component: str
-    argv: tuple[str, ...]
-    cwd: str
-    env: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def internal(self) -> bool:
-        return self.argv[0].startswith("pybuildssl:")
-
-
-@dataclass(frozen=True)
-class Dirs:
-    """Where a build works.  Computed from the cache dir and component keys."""
-
-    work: Path            # CACHE/work/KEY: sources and build trees (removed after success)
-    openssl_out: Path     # CACHE/components/openssl-KEY (DESTDIR of OpenSSL's install)
-    openssl_root: Path    # openssl_out + OPENSSL_PREFIX: what CPython is pointed at
-    cpython_out: Path     # CACHE/components/cpython-KEY (DESTDIR of CPython's install)
-    prefix: Path          # cpython_out + PYTHON_PREFIX: the installed tree
-    jobs: int
-    #: CACHE/components/NAME-KEY for each library component (Linux), in build order
-    component_out: Mapping[str, Path] = field(default_factory=dict)
-
-    @property
-    def deps(self) -> Path:
-        """The merged deps prefix's DESTDIR (components' trees, for CPython's configure)."""
-        return self.work / "deps"
-
-    @property
-    def openssl_src(self) -> Path:
-        return self.work / "openssl-src"
-
-    @property
-    def cpython_src(self) -> Path:
-        return self.work / "cpython-src"
-
-    @property
-    def cpython_build(self) -> Path:
-        return self.work / "cpython-build"
 
 
 @dataclass(frozen=True)
@@ -130,8 +87,6 @@ def _toolchain(recipe: Recipe, toolchain: "str | Toolchain", cache_dir: Path = P
     """A Toolchain; a bare string is an id (plans made without looking at the host)."""
     if isinstance(toolchain, Toolchain):
         return toolchain
-    from . import toolchain as tc
-
     if recipe.toolchain == "zig":
         return tc.describe(recipe, zig="zig", zig_version=toolchain, cache_dir=cache_dir)
     return Toolchain("cc", toolchain)
@@ -202,8 +157,6 @@ def _commands(recipe: Recipe, name: str) -> list:
 
 
 def make_plan(recipe: Recipe, *, cache_dir: Path, jobs: int, toolchain: "str | Toolchain", ssl_patch: str) -> Plan:
-    from . import platforms
-
     plat = platforms.get(recipe.os)
     tc = _toolchain(recipe, toolchain, cache_dir)
     keys = component_keys(recipe, toolchain=tc, ssl_patch=ssl_patch)

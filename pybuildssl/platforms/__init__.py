@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from . import linux, macos, windows
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..plan import Dirs, Step
+    from ..steps import Dirs, Step
     from ..recipe import Recipe
 
 

@@ -14,10 +14,10 @@ from . import _posix
 from .. import components
 from ._posix import OPENSSL_PREFIX, PYTHON_PREFIX  # noqa: F401  (the Platform protocol)
 from ..errors import RecipeError
-from ..plan import Step
+from ..steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..plan import Dirs
+    from ..steps import Dirs
     from ..recipe import Recipe
 
 OPENSSL_TARGETS = {"x86_64": "linux-x86_64", "aarch64": "linux-aarch64"}

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING
 from . import _posix
 from ._posix import OPENSSL_PREFIX, PYTHON_PREFIX  # noqa: F401  (the Platform protocol)
 from ..errors import RecipeError
-from ..plan import Step
+from ..steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..plan import Dirs
+    from ..steps import Dirs
     from ..recipe import Recipe
 
 OPENSSL_TARGETS = {"arm64": "darwin64-arm64-cc", "x86_64": "darwin64-x86_64-cc"}

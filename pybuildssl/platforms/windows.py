@@ -56,10 +56,10 @@ from pathlib import PureWindowsPath
 from typing import TYPE_CHECKING
 
 from ..errors import RecipeError
-from ..plan import Step
+from ..steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..plan import Dirs
+    from ..steps import Dirs
     from ..recipe import Recipe
 
 OPENSSL_TARGETS = {"x86_64": "VC-WIN64A", "arm64": "VC-WIN64-ARM"}
