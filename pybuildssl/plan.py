@@ -18,14 +18,13 @@ nothing else; a change to CPython's knobs alone rebuilds no library.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Mapping
 
-from . import components as components_mod, platforms, toolchain as tc
+from .hashing import sha256_json
+from . import components as components_mod, platforms, toolchain as tc, trust
 from .recipe import Recipe
 from .steps import Dirs, Step
 from .toolchain import Toolchain
@@ -80,7 +79,7 @@ class Plan:
 
 
 def _h(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return sha256_json(parts, 16)
 
 
 def _toolchain(recipe: Recipe, toolchain: "str | Toolchain", cache_dir: Path = Path("/cache")) -> Toolchain:
@@ -156,10 +155,17 @@ def _commands(recipe: Recipe, name: str) -> list:
     return [[s.name, list(s.argv), sorted(s.env.items())] for s in components_mod.steps(recipe, fake, name, {})]
 
 
-def make_plan(recipe: Recipe, *, cache_dir: Path, jobs: int, toolchain: "str | Toolchain", ssl_patch: str) -> Plan:
+def render_ssl_patch(recipe: Recipe) -> str:
+    """The rendered trust block this recipe's ``ssl`` gets (it enters CPython's key)."""
+    return trust.render_patch(recipe.os, fallback=[tuple(x) for x in recipe.fallback],
+                              windows_mode=recipe.windows_mode)
+
+
+def make_plan(recipe: Recipe, *, cache_dir: Path, jobs: int, toolchain: "str | Toolchain",
+              ssl_patch: str | None = None) -> Plan:
     plat = platforms.get(recipe.os)
     tc = _toolchain(recipe, toolchain, cache_dir)
-    keys = component_keys(recipe, toolchain=tc, ssl_patch=ssl_patch)
+    keys = component_keys(recipe, toolchain=tc, ssl_patch=render_ssl_patch(recipe) if ssl_patch is None else ssl_patch)
     openssl_out = cache_dir / "components" / f"openssl-{keys['openssl']}"
     cpython_out = cache_dir / "components" / f"cpython-{keys['cpython']}"
     dirs = Dirs(
