@@ -47,6 +47,14 @@ PREREQUISITES = {"cc": "Xcode Command Line Tools (xcode-select --install)",
 INSTALL_HINT = "install the Xcode Command Line Tools: xcode-select --install"
 
 
+def prerequisites(recipe: "Recipe") -> dict[str, str]:
+    return dict(PREREQUISITES)
+
+
+def install_hint(missing: dict[str, str]) -> str:
+    return INSTALL_HINT
+
+
 def _check(recipe: "Recipe") -> None:
     if recipe.arch not in OPENSSL_TARGETS:
         raise RecipeError(f"{recipe.path}: target.arch {recipe.arch!r} is not a macOS arch",

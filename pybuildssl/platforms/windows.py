@@ -99,6 +99,14 @@ PREREQUISITES_X86_64 = {"nasm": "NASM 2.09 or newer (VC-WIN64A's assembler)"}
 INSTALL_HINT = ("install Visual Studio Build Tools (C++), Strawberry Perl, NASM and Git for Windows, "
                 "then build from a developer prompt; docs/windows.md lists the commands")
 
+
+def prerequisites(recipe: "Recipe") -> dict[str, str]:
+    return {**PREREQUISITES, **(PREREQUISITES_X86_64 if recipe.arch == "x86_64" else {})}
+
+
+def install_hint(missing: dict[str, str]) -> str:
+    return INSTALL_HINT + ": " + "; ".join(f"{tool}: {what}" for tool, what in missing.items())
+
 #: Roots under which only administrators can create or change files on a
 #: default Windows installation (system drive C:).  C:\ itself, C:\ProgramData,
 #: C:\Users and even parts of C:\Windows (Temp, Tasks, tracing) let ordinary
