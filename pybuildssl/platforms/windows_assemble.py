@@ -116,7 +116,8 @@ def artifact_name(recipe: "Recipe", binaries: "Source") -> str:
 
 def build(builder: "Builder") -> "BuildResult":
     """The whole assemble build, with the Builder's sources, runner, UI and cache."""
-    from ..build import STAMP, BuildResult
+    from ..actions import STAMP
+    from ..build import BuildResult
 
     r = builder.recipe
     binaries = check(r)
@@ -171,7 +172,7 @@ def _check_tools() -> None:
 
 def _cross_build(builder: "Builder", out: Path, tid: str) -> None:
     """OpenSSL's two DLLs into ``out`` (+ the stamp), from the pinned, patched source."""
-    from ..build import STAMP
+    from ..actions import STAMP
 
     r = builder.recipe
     logs = builder.cache_dir / "logs" / f"{r.name}-mingw"
