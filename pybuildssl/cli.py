@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--revert", action="store_true", help="restore the original ssl.py byte for byte")
     p.add_argument("--dry-run", action="store_true", help="show the diff, change nothing")
     p.add_argument("--target-os", choices=["linux", "macos", "windows"], help="default: this host's")
+    p.add_argument("--windows-mode", choices=["enumeration", "winstore", "both"], default="enumeration",
+                   help="Windows trust mode the patch records (winstore: store enumeration off; "
+                        "needs an OpenSSL with the winstore patch)")
 
     p = _add(sub, "verify", "check that an artifact runs from any path and trusts the system's CAs",
              "  pybuildssl verify dist/cpython-3.13.5+openssl3.5.9.generic-x86_64-unknown-linux-gnu-install_only.tar.gz\n"
@@ -332,7 +335,7 @@ def _cmd_patch(args, ui: UI) -> int:
     from . import trust
 
     result = trust.patch_prefix(args.prefix, target_os=args.target_os, revert=args.revert,
-                                dry_run=args.dry_run, log=ui.info)
+                                dry_run=args.dry_run, log=ui.info, windows_mode=args.windows_mode)
     if args.dry_run and getattr(result, "diff", None):
         print(result.diff, end="")
     return 0
