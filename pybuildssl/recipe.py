@@ -247,19 +247,7 @@ def _typed(section: str, key: str, value: Any, where: str) -> Any:
 def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
              host_vendor: Callable[[], str]) -> Recipe:
     merged, origin = _merge(layers)
-    values: dict[str, dict[str, Any]] = {}
-    for section, keys in SCHEMA.items():
-        given = merged if section == "" else merged.get(section, {})
-        out = values.setdefault(section, {})
-        for key, spec in keys.items():
-            dotted = f"{section}.{key}" if section else key
-            if key in given:
-                out[key] = _typed(section, key, given[key], origin.get(dotted, str(path)))
-            elif spec.required:
-                raise RecipeError(f"{path}: missing required key {dotted!r}",
-                                  hint="add it to the recipe or to the recipe it extends")
-            else:
-                out[key] = spec.default
+    values = _values(path, merged, origin)
     where = str(path)
     sources = {s: _source(s, values[s], origin, where) for s in SOURCE_SECTIONS}
     ossl = sources["openssl"]
@@ -269,26 +257,8 @@ def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
             "pybuildssl needs OpenSSL 3.2 or newer",
             hint="OpenSSL 3.2 brought the store APIs this project relies on; pin 3.5 (LTS) or later")
     target = values["target"]
-    table = layouts.load()
-    vendor = target["vendor"]
-    if vendor == "auto":
-        vendor = host_vendor()
-    if vendor != "generic":
-        table.vendor(vendor, where=f"{origin.get('target.vendor', where)}: key 'target.vendor'")
-    openssldir = values["openssl"]["openssldir"] or table.openssldir(
-        target["os"], vendor, where=f"{origin.get('target.vendor', where)}: key 'target.vendor'")
-    if target["os"] == "windows" and "no-winstore" in values["openssl"]["options"]:
-        raise RecipeError(f"{origin.get('openssl.options', where)}: key 'openssl.options' has 'no-winstore'",
-                          hint="Windows recipes need OpenSSL's winstore loader; remove the option")
-    fallback = tuple(table.fallback(target["os"])) if values["trust"]["fallback"] else ()
-    glibc = target["glibc"]
-    if glibc and (not re.match(r"^2\.\d+$", glibc) or target["os"] != "linux" or target["libc"] != "glibc"):
-        raise RecipeError(f"{origin.get('target.glibc', where)}: key 'target.glibc' is {glibc!r}",
-                          hint="a glibc floor is X.Y (for example 2.17) and only for Linux glibc targets; "
-                               "empty means the build host's glibc")
-    toolchain = values["build"]["toolchain"]
-    if toolchain == "auto":
-        toolchain = "zig" if glibc else "cc"
+    vendor, openssldir, fallback = _trust_facts(values, origin, where, host_vendor)
+    glibc, toolchain = _glibc_and_toolchain(values, origin, where)
     components: dict[str, Source] = {}
     if target["os"] == "linux":
         for name in enabled_components(values["components"]):
@@ -313,6 +283,56 @@ def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
         allow_libraries=tuple(values["verify"]["allow_libraries"]), glibc=glibc,
         toolchain=toolchain, components=components, raw=raw,
     )
+
+
+def _values(path: Path, merged: dict[str, Any], origin: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Every schema key: the merged value (type-checked) or its default; a missing required key fails."""
+    values: dict[str, dict[str, Any]] = {}
+    for section, keys in SCHEMA.items():
+        given = merged if section == "" else merged.get(section, {})
+        out = values.setdefault(section, {})
+        for key, spec in keys.items():
+            dotted = f"{section}.{key}" if section else key
+            if key in given:
+                out[key] = _typed(section, key, given[key], origin.get(dotted, str(path)))
+            elif spec.required:
+                raise RecipeError(f"{path}: missing required key {dotted!r}",
+                                  hint="add it to the recipe or to the recipe it extends")
+            else:
+                out[key] = spec.default
+    return values
+
+
+def _trust_facts(values: dict[str, dict[str, Any]], origin: dict[str, str], where: str,
+                 host_vendor: Callable[[], str]) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """The vendor, OPENSSLDIR and fallback list, from the layout table (the one source of both)."""
+    target = values["target"]
+    table = layouts.load()
+    vendor = target["vendor"]
+    if vendor == "auto":
+        vendor = host_vendor()
+    if vendor != "generic":
+        table.vendor(vendor, where=f"{origin.get('target.vendor', where)}: key 'target.vendor'")
+    openssldir = values["openssl"]["openssldir"] or table.openssldir(
+        target["os"], vendor, where=f"{origin.get('target.vendor', where)}: key 'target.vendor'")
+    if target["os"] == "windows" and "no-winstore" in values["openssl"]["options"]:
+        raise RecipeError(f"{origin.get('openssl.options', where)}: key 'openssl.options' has 'no-winstore'",
+                          hint="Windows recipes need OpenSSL's winstore loader; remove the option")
+    fallback = tuple(table.fallback(target["os"])) if values["trust"]["fallback"] else ()
+    return vendor, openssldir, fallback
+
+
+def _glibc_and_toolchain(values: dict[str, dict[str, Any]], origin: dict[str, str], where: str) -> tuple[str, str]:
+    target = values["target"]
+    glibc = target["glibc"]
+    if glibc and (not re.match(r"^2\.\d+$", glibc) or target["os"] != "linux" or target["libc"] != "glibc"):
+        raise RecipeError(f"{origin.get('target.glibc', where)}: key 'target.glibc' is {glibc!r}",
+                          hint="a glibc floor is X.Y (for example 2.17) and only for Linux glibc targets; "
+                               "empty means the build host's glibc")
+    toolchain = values["build"]["toolchain"]
+    if toolchain == "auto":
+        toolchain = "zig" if glibc else "cc"
+    return glibc, toolchain
 
 
 def enabled_components(switches: Mapping[str, Any]) -> list[str]:
