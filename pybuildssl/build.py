@@ -84,11 +84,11 @@ class Builder:
 
     # -- executing -------------------------------------------------------------
     def build(self) -> BuildResult:
-        from . import layouts
-        from .platforms import windows_assemble
+        from . import layouts, windows_assemble
 
         if windows_assemble.applies(self.recipe, layouts.host_os()):  # Windows on Linux: its own method
-            return windows_assemble.build(self)
+            artifact, manifest, timings, cached = windows_assemble.build(self)
+            return BuildResult(artifact=artifact, manifest=manifest, timings=timings, cached=cached, components={})
         t0 = time.monotonic()
         plan = self.plan()
         # The work tree is keyed like CPython, the components by their own keys: one builder

@@ -332,10 +332,14 @@ def _cmd_verify(args, ui: UI) -> int:
 
 @command("patch")
 def _cmd_patch(args, ui: UI) -> int:
-    from . import trust
+    from . import embedzip, trust, trust_embed
 
-    result = trust.patch_prefix(args.prefix, target_os=args.target_os, revert=args.revert,
-                                dry_run=args.dry_run, log=ui.info, windows_mode=args.windows_mode)
+    if not trust.find_ssl_py(args.prefix) and embedzip.find_zip(args.prefix):  # python.org's embeddable layout
+        result = trust_embed.patch_embeddable(args.prefix, revert=args.revert, dry_run=args.dry_run,
+                                              windows_mode=args.windows_mode, log=ui.info)
+    else:
+        result = trust.patch_prefix(args.prefix, target_os=args.target_os, revert=args.revert,
+                                    dry_run=args.dry_run, log=ui.info, windows_mode=args.windows_mode)
     if args.dry_run and getattr(result, "diff", None):
         print(result.diff, end="")
     return 0

@@ -360,12 +360,6 @@ def patch_prefix(prefix: str | os.PathLike, *, target_os: str | None = None,
         raise PatchError(f"{root}: no such directory",
                          hint="give the installation prefix (the directory holding bin/ and lib/)")
     files = find_ssl_py(root)
-    if not files and (root / "python.exe").is_file():  # python.org's embeddable layout: ssl.pyc in a zip
-        from . import embedzip, trust_embed
-
-        if embedzip.find_zip(root) is not None:
-            return trust_embed.patch_embeddable(root, revert=revert, dry_run=dry_run,
-                                                windows_mode=windows_mode, log=log)
     if not files:
         raise PatchError(f"no ssl.py under {root}",
                          hint="give the installation prefix: the directory holding lib/pythonX.Y/ "

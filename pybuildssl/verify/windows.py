@@ -38,7 +38,7 @@ import zipfile
 from pathlib import Path
 from typing import Callable
 
-from .. import package, package_zip, sources, wine
+from .. import package, package_zip, sources, wine, winpaths
 from . import checks, pe
 from .report import FAIL, PASS, SKIP, Report
 
@@ -191,8 +191,6 @@ def compiled_dirs(libcrypto: bytes) -> dict[str, str]:
 
 
 def check_compiled_dirs(t: checks.Target, r: Report) -> None:
-    from ..platforms import windows  # the one admin-only rule (pure), as checks.check_openssldir uses it
-
     dll = next((p for p in t.root.rglob("*") if re.fullmatch(r"libcrypto-3(-x64)?\.dll", p.name.lower())), None)
     if dll is None:
         r.add("openssl.compiled-dirs", FAIL, "no libcrypto-3.dll in the artifact")
@@ -201,7 +199,7 @@ def check_compiled_dirs(t: checks.Target, r: Report) -> None:
     want = ("OPENSSLDIR", "ENGINESDIR", "MODULESDIR")
     problems = [f"{k} not found in {dll.name}" for k in want if k not in found]
     problems += [f"{k} {found[k]} {why}" for k in want if k in found
-                 for why in [windows.openssldir_problem(found[k])] if why]
+                 for why in [winpaths.openssldir_problem(found[k])] if why]
     r.add("openssl.compiled-dirs", FAIL if problems else PASS,
           "; ".join(problems) if problems else
           "administrator-only (CVE-2019-1552): " + ", ".join(f"{k} {found[k]}" for k in want))

@@ -20,7 +20,7 @@ import pytest
 
 from pybuildssl import embedzip, package_zip, recipe, trust
 from pybuildssl.errors import BuildError, PatchError, RecipeError
-from pybuildssl.platforms import windows_assemble as wa
+from pybuildssl import windows_assemble as wa
 
 
 def load(name="windows-x86_64-winstore", *sets):

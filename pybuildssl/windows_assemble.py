@@ -36,15 +36,20 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .. import __version__, cachelock, embedzip, package_zip, plan as plan_mod, sources as sources_mod, trust, wine
-from ..errors import BuildError, PrerequisiteError, RecipeError
-from . import windows
+from . import __version__, cachelock, embedzip, package_zip, plan as plan_mod, sources as sources_mod, trust, wine
+from .actions import STAMP
+from .errors import BuildError, PrerequisiteError, RecipeError
+from .platforms import windows
+from .recipe_schema import WINDOWS_LAYOUTS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..build import Builder, BuildResult
-    from ..recipe import Recipe, Source
+    from .recipe import Recipe, Source
+
+#: The Builder (pybuildssl.build) whose sources, runner, UI, cache and ssl patch a build uses;
+#: not imported (build imports this module).
+Builder = Any
 
 #: Bump when the cross build or the assembly changes in a way their inputs do not show.
 LOGIC_VERSION = "1"
@@ -81,7 +86,7 @@ def check(recipe: "Recipe") -> "Source":
                           hint="build on a Windows host with MSVC")
     windows.check(recipe)  # OPENSSLDIR admin-only, mode and winstore patch agree
     layout = recipe.windows.get("layout", "embeddable")
-    section = {"embeddable": "python_embed", "nuget": "python_nuget"}[layout]
+    section = WINDOWS_LAYOUTS[layout]
     src = recipe.windows_binaries.get(section)
     if src is None:
         raise RecipeError(f"{where}: windows.layout is {layout!r} but [{section}] is not pinned",
@@ -114,11 +119,9 @@ def artifact_name(recipe: "Recipe", binaries: "Source") -> str:
 
 # -------------------------------------------------------------------- act ---
 
-def build(builder: "Builder") -> "BuildResult":
-    """The whole assemble build, with the Builder's sources, runner, UI and cache."""
-    from ..actions import STAMP
-    from ..build import BuildResult
-
+def build(builder: Builder) -> tuple[Path, dict, dict[str, float], dict[str, bool]]:
+    """The whole assemble build, with the Builder's sources, runner, UI and cache:
+    (artifact, manifest, timings, cached)."""
     r = builder.recipe
     binaries = check(r)
     t0 = time.monotonic()
@@ -155,8 +158,7 @@ def build(builder: "Builder") -> "BuildResult":
         shutil.rmtree(work, ignore_errors=True)
     builder.ui.info(f"artifact: {dest} ({dest.stat().st_size} bytes, sha256 {sources_mod.sha256_file(dest)})")
     timings["total"] = time.monotonic() - t0
-    return BuildResult(artifact=dest, manifest=manifest, timings=timings,
-                       cached={"openssl": cached_openssl, "package": False}, components={})
+    return dest, manifest, timings, {"openssl": cached_openssl, "package": False}
 
 
 def _check_tools() -> None:
@@ -170,10 +172,8 @@ def _check_tools() -> None:
         raise PrerequisiteError(str(e), hint=f"apt-get install -y {wine.PACKAGES}") from None
 
 
-def _cross_build(builder: "Builder", out: Path, tid: str) -> None:
+def _cross_build(builder: Builder, out: Path, tid: str) -> None:
     """OpenSSL's two DLLs into ``out`` (+ the stamp), from the pinned, patched source."""
-    from ..actions import STAMP
-
     r = builder.recipe
     logs = builder.cache_dir / "logs" / f"{r.name}-mingw"
     work = Path(tempfile.mkdtemp(prefix="openssl-mingw-", dir=_mkdir(builder.cache_dir / "work")))
@@ -218,7 +218,7 @@ def _mkdir(p: Path) -> Path:
 
 
 def _recipe_patch(name: str, sha256: str) -> Path:
-    from ..recipe import builtin_dir
+    from .recipe import builtin_dir
 
     path = builtin_dir() / "patches" / name
     if not path.is_file():
@@ -230,7 +230,7 @@ def _recipe_patch(name: str, sha256: str) -> Path:
     return path
 
 
-def _unpack_binaries(builder: "Builder", binaries: "Source", dest: Path) -> tuple[Path, str]:
+def _unpack_binaries(builder: Builder, binaries: "Source", dest: Path) -> tuple[Path, str]:
     """python.org's files (python.exe at the top) in ``dest``; the sha256 of the pin used."""
     archive, pin = builder.sources.fetch_pinned(binaries)
     extract_zip(archive, dest)
@@ -252,7 +252,7 @@ def extract_zip(archive: Path, dest: Path) -> None:
         raise BuildError(str(e), step="assemble", hint="this is not python.org's zip: check the pin") from None
 
 
-def _patch_ssl(builder: "Builder", tree: Path, work: Path) -> str:
+def _patch_ssl(builder: Builder, tree: Path, work: Path) -> str:
     """The trust mode's ssl patch: in pythonXY.zip (embeddable) or Lib\\ssl.py (NuGet); where it went."""
     block = builder.ssl_patch
     if (tree / "Lib" / "ssl.py").is_file():  # a full layout: text, as on every other target
@@ -273,7 +273,7 @@ def _patch_ssl(builder: "Builder", tree: Path, work: Path) -> str:
     return f"{zpath.name}/{embedzip.SSL_MEMBER}"
 
 
-def _manifest(builder: "Builder", binaries: "Source", pin: str, tid: str, openssl_stamp: dict,
+def _manifest(builder: Builder, binaries: "Source", pin: str, tid: str, openssl_stamp: dict,
               files: dict, patched: str) -> dict:
     r = builder.recipe
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or r.source_date_epoch)
