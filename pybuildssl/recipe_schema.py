@@ -100,7 +100,7 @@ for _c in COMPONENTS:
     SCHEMA[_c] = _source_schema(_c, required=False)
 
 #: python.org's official Windows binaries, which a Linux host assembles into a
-#: Windows artifact (pybuildssl/platforms/windows_assemble.py): the embeddable
+#: Windows artifact (pybuildssl/windows_assemble.py): the embeddable
 #: zip, and the NuGet ``python`` package for a full layout.
 WINDOWS_BINARIES = ("python_embed", "python_nuget")
 WINDOWS_LAYOUTS = {"embeddable": "python_embed", "nuget": "python_nuget"}

@@ -1,7 +1,7 @@
 """Windows artifacts on a Linux host: python.org's official binaries + our OpenSSL.
 
 The method a recipe's ``[windows] method_linux = "assemble"`` selects (MSVC on a
-Windows host stays :mod:`.windows`).  Steps:
+Windows host stays :mod:`pybuildssl.platforms.windows`).  Steps:
 
 1. OpenSSL from the recipe's pin, the recipe's patches applied (winstore),
    cross-built with Debian's mingw-w64 under the ``--config`` target
