@@ -347,8 +347,12 @@ def _cmd_patch(args, ui: UI) -> int:
 
 @command("doctor")
 def _cmd_doctor(args, ui: UI) -> int:
-    from . import doctor
+    from . import doctor, doctor_windows
 
+    if doctor_windows.is_windows_python(args.python):  # python.exe: natively, or under Wine on Linux
+        facts = doctor_windows.run(args.python)
+        print(json.dumps(facts, indent=2) if args.json else doctor_windows.render(facts))
+        return 0 if facts.get("sources") else 1
     if args.check_url and not args.check_url.lower().startswith("https://"):
         raise UsageError(f"--check-url {args.check_url}: not an https:// URL",
                          hint="for example --check-url https://index.internal.example/simple/")

@@ -35,7 +35,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "prerequisites": (5, "build"), "windows_assemble": (5, "build"), "build": (6, "build"), "sbom": (5, "build"), "publish": (6, "build"),
     "ci": (6, "build"),
     # 3..6: the inspecting side
-    "verify": (4, "inspect"), "doctor": (5, "inspect"),
+    "verify": (4, "inspect"), "doctor": (5, "inspect"), "doctor_windows": (5, "inspect"),
     # 9: the command line, above everything
     "cli": (9, ""), "__main__": (9, ""), "": (9, ""),
 }
