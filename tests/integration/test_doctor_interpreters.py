@@ -133,7 +133,7 @@ def test_every_interpreter(which):
     assert out["compiled"]["openssldir"] == os.path.dirname(real[2])
     assert out["host"]["vendor"] == layouts.detect_vendor() and out["host"]["store"]
     assert out["patch"]["present"] is False
-    assert out["seconds"] < 1.0
+    assert isinstance(out["seconds"], float) and out["seconds"] >= 0  # speed: ci/bench_doctor.py, not a test
 
 
 def test_patched_copy_on_this_host_keeps_the_compiled_defaults(patched):
