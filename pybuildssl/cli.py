@@ -347,7 +347,8 @@ def _cmd_patch(args, ui: UI) -> int:
 
 @command("doctor")
 def _cmd_doctor(args, ui: UI) -> int:
-    from . import doctor, doctor_windows
+    from . import doctor
+    from .doctor import windows as doctor_windows
 
     if doctor_windows.is_windows_python(args.python):  # python.exe: natively, or under Wine on Linux
         facts = doctor_windows.run(args.python)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pybuildssl import doctor_windows as dw
+from pybuildssl.doctor import windows as dw
 
 STOCK = {"python": "3.13.2", "executable": "Z:\\p\\python.exe", "openssl": "OpenSSL 3.0.15", "env": {},
          "stores": ["CA", "ROOT"], "patched": False, "windows_mode": None,

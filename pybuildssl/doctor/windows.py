@@ -28,8 +28,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import wine
-from .errors import UsageError
+from .. import wine
+from ..errors import UsageError
 
 #: Runs inside python.exe (-I): facts as one JSON line.
 PROBE = r"""
