@@ -143,8 +143,7 @@ def build(builder: Builder) -> tuple[Path, dict, dict[str, float], dict[str, boo
         with builder.ui.timed("assemble"):
             start = time.monotonic()
             tree, pin = _unpack_binaries(builder, binaries, work / "tree")
-            for dll in OPENSSL_DLLS:
-                shutil.copyfile(out / dll, tree / dll)
+            replace_openssl(tree, out)
             patched = _patch_ssl(builder, tree, work)
             timings["assemble"] = time.monotonic() - start
         with builder.ui.timed("package"):
@@ -250,6 +249,16 @@ def extract_zip(archive: Path, dest: Path) -> None:
         package_zip.extract(archive, dest, under="" if parent == "." else parent)
     except (ValueError, zipfile.BadZipFile) as e:
         raise BuildError(str(e), step="assemble", hint="this is not python.org's zip: check the pin") from None
+
+
+def replace_openssl(tree: Path, built: Path) -> None:
+    """Our DLLs where python.org's are: beside python.exe (embeddable) or in DLLs\\ (NuGet)."""
+    for dll in OPENSSL_DLLS:
+        found = [p for p in tree.rglob("*") if p.name.lower() == dll]
+        if len(found) != 1:
+            raise BuildError(f"python.org's layout holds {len(found)} copies of {dll}, expected one",
+                             step="assemble", hint="the python_embed/python_nuget pin must be python.org's file")
+        shutil.copyfile(built / dll, found[0])
 
 
 def _patch_ssl(builder: Builder, tree: Path, work: Path) -> str:

@@ -233,3 +233,21 @@ def test_patch_then_revert_restores_the_zip_byte_for_byte(tmp_path):
     assert (root / "python313.zip").read_bytes() == before
     assert sorted(p.name for p in root.iterdir()) == ["python.exe", "python313.zip"]
     assert embedzip.revert_layout(root) is None
+
+
+@pytest.mark.parametrize("where", ["", "DLLs/"])
+def test_our_dlls_replace_pythons_where_they_are(tmp_path, where):
+    built = tmp_path / "built"
+    built.mkdir()
+    for dll in wa.OPENSSL_DLLS:
+        (built / dll).write_bytes(b"ours " + dll.encode())
+    tree = tmp_path / "tree"
+    (tree / "DLLs").mkdir(parents=True)
+    for dll in wa.OPENSSL_DLLS:
+        (tree / f"{where}{dll}").write_bytes(b"python.org's")
+    wa.replace_openssl(tree, built)
+    assert (tree / f"{where}libssl-3.dll").read_bytes() == b"ours libssl-3.dll"
+    assert sorted(p.name for p in tree.rglob("*.dll")) == sorted(wa.OPENSSL_DLLS)
+    (tree / "libcrypto-3.dll").write_bytes(b"a second copy") if where else (tree / "libcrypto-3.dll").unlink()
+    with pytest.raises(BuildError, match="copies of libcrypto-3.dll, expected one"):
+        wa.replace_openssl(tree, built)
