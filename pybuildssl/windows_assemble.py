@@ -54,7 +54,11 @@ Builder = Any
 #: Bump when the cross build or the assembly changes in a way their inputs do not show.
 LOGIC_VERSION = "1"
 CROSS_PREFIX = "x86_64-w64-mingw32-"
-MINGW_TARGET = "pybuildssl-mingw64"
+#: Two rules of OpenSSL's build decide this name: ``Configure`` builds the winstore
+#: loader only for targets whose name starts with ``mingw`` (or Cygwin, VC-, BC-),
+#: and ``Configurations/platform/mingw.pm`` appends ``-x64`` to the DLL names only
+#: for the target named exactly ``mingw64``.
+MINGW_TARGET = "mingw64-pybuildssl"
 #: Perl for ``Configure --config``: a target that inherits mingw64 under another name.
 MINGW_CONFIG = ('my %targets = (\n'
                 f'    "{MINGW_TARGET}" => {{ inherit_from => [ "mingw64" ] }},\n'
@@ -196,6 +200,7 @@ def _cross_build(builder: Builder, out: Path, tid: str) -> None:
             with builder.ui.timed(step):
                 builder.runner.run(argv, cwd=src, log=logs / f"{step}.log", step=step)
         seconds = round(time.monotonic() - start, 1)
+        _check_winstore_built(r, src / "libcrypto-3.dll")
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
         for dll in OPENSSL_DLLS:
             shutil.copyfile(src / dll, staging / dll)
@@ -209,6 +214,18 @@ def _cross_build(builder: Builder, out: Path, tid: str) -> None:
         os.replace(staging, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _check_winstore_built(recipe: "Recipe", dll: Path) -> None:
+    """Refuse a libcrypto without the winstore loader, or without the patch the mode needs."""
+    data = dll.read_bytes()
+    if b"org.openssl.winstore" not in data:
+        raise BuildError(f"{dll.name} has no winstore loader (Configure disabled it for target {MINGW_TARGET})",
+                         step="openssl.dlls", hint="the --config target's name must start with 'mingw'")
+    wired = windows.WINSTORE_URI.encode() in data
+    if wired != (recipe.windows_mode in ("winstore", "both")):
+        raise BuildError(f"{dll.name}: the winstore patch is {'in' if wired else 'missing'} but "
+                         f"trust.windows_mode is {recipe.windows_mode!r}", step="openssl.dlls")
 
 
 def _mkdir(p: Path) -> Path:
