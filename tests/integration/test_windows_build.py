@@ -72,10 +72,22 @@ def _build(mode: str, dist: Path, source_sets, embed_overrides) -> dict:
     return out
 
 
+class _Builds(dict):
+    """mode -> build result, each built when a test first asks for it (-k selects modes)."""
+
+    def __init__(self, factory, source_sets, embed_overrides):
+        super().__init__()
+        self.args = (factory, source_sets, embed_overrides)
+
+    def __missing__(self, mode: str) -> dict:
+        factory, source_sets, embed_overrides = self.args
+        self[mode] = _build(mode, factory.mktemp(f"dist-{mode}"), source_sets, embed_overrides)
+        return self[mode]
+
+
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory, source_sets, embed_overrides) -> dict[str, dict]:
-    return {mode: _build(mode, tmp_path_factory.mktemp(f"dist-{mode}"), source_sets, embed_overrides)
-            for mode in MODES}
+    return _Builds(tmp_path_factory, source_sets, embed_overrides)
 
 
 def _failed(report: dict) -> str:
