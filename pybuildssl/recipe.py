@@ -20,14 +20,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from . import _toml, layouts
+from . import _toml, layouts, targets
 from .errors import RecipeError
 
 MIN_OPENSSL = (3, 2, 0)
-OSES = ("linux", "macos", "windows")
+OSES = targets.OSES
 ARCHES = ("x86_64", "aarch64", "arm64")
 COMPRESSIONS = ("gz", "xz", "zst")
-WINDOWS_TRUST_MODES = ("enumeration", "winstore", "both")
+WINDOWS_TRUST_MODES = targets.WINDOWS_TRUST_MODES
 TOOLCHAINS = ("auto", "zig", "cc")
 #: Third-party libraries built from source for Linux artifacts, in build order
 #: (pybuildssl/components.py says how each is built and what it feeds).
