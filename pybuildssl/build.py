@@ -372,7 +372,7 @@ class Builder:
         raise AssertionError("packaging is done by Builder._package")
 
     # -- packaging -------------------------------------------------------------
-    def manifest(self, plan: Plan, files: dict) -> "Manifest":
+    def manifest(self, plan: Plan, files: dict):  # -> pybuildssl.manifest.Manifest
         from . import targets
         from .manifest import (ComponentPin, CPythonInfo, Manifest, OpenSSLInfo, RecipeInfo, SourcePin,
                                TargetInfo, Toolchain, TrustInfo)

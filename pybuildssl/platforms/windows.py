@@ -51,7 +51,6 @@ Trust
 
 from __future__ import annotations
 
-import ntpath
 from pathlib import PureWindowsPath
 from typing import TYPE_CHECKING
 

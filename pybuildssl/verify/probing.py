@@ -32,7 +32,7 @@ def run_probe(interpreter: Path, request: dict[str, Any], *, runner: Callable | 
     """(facts, error text).  ``runner(argv, env, input)`` lets a sandbox run it."""
     argv = [str(interpreter), "-I", "-B", str(PROBE)]
     if env is None:
-        from .sandbox import clean_env
+        from .cleanenv import clean_env
 
         env = clean_env()
     data = json.dumps(request)
