@@ -292,6 +292,17 @@ def layout_for(vendor_name: str, cas_pem: Sequence[bytes] = (), *,
         for name, pem in tls.hashed_names(trusted + (admin if with_admin else [])):
             files[f"{real}/{name}"] = FileSpec(f"{real}/{name}", pem)
 
+    _add_decoys_and_admin(v, admin, files, dirs, links)
+    _add_parents(hide, links, files, dirs)
+
+    return Layout(hide=hide, files=tuple(files.values()), dirs=tuple(dirs.values()),
+                  links=tuple(sorted(links.items())), name=vendor_name)
+
+
+def _add_decoys_and_admin(v: layouts.Vendor, admin: list[bytes], files: dict[str, FileSpec],
+                          dirs: dict[str, DirSpec], links: dict[str, str]) -> None:
+    """Decoy directories (a README, no hash links), OPENSSLDIR, and the admin tool's source files."""
+    vendor_name = v.name
     for decoy in v.decoys:
         if decoy in links:
             continue
@@ -314,6 +325,9 @@ def layout_for(vendor_name: str, cas_pem: Sequence[bytes] = (), *,
                 p = f"{adir}/pybuildssl-admin-{i}{suffix}"
                 files[p] = FileSpec(p, pem)
 
+
+def _add_parents(hide: tuple[str, ...], links: dict[str, str], files: dict[str, FileSpec],
+                 dirs: dict[str, DirSpec]) -> None:
     # Every parent directory, up to the hidden root, is listed (tests can then
     # change its mode or owner).
     link_paths = set(links)
@@ -325,6 +339,3 @@ def layout_for(vendor_name: str, cas_pem: Sequence[bytes] = (), *,
                 raise ValueError(f"layout table: {path} is below the file {parent}")
             dirs.setdefault(parent, DirSpec(parent))
             parent = posixpath.dirname(parent)
-
-    return Layout(hide=hide, files=tuple(files.values()), dirs=tuple(dirs.values()),
-                  links=tuple(sorted(links.items())), name=vendor_name)
