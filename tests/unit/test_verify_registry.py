@@ -25,3 +25,20 @@ def test_a_skipped_essential_check_leaves_the_verdict_unproven():
     r.add("layout.rhel", SKIP, "no namespaces")
     r.add("hygiene.setuid", SKIP, "n/a")
     assert [f.id for f in r.unproven] == ["layout.rhel"]
+
+
+def test_verify_imports_no_build_side_module():
+    """verify reads the artifact; it reaches build's facts only through neutral leaves."""
+    import ast
+    from pathlib import Path
+
+    build_side = {"build", "relocate", "platforms", "sources", "plan", "components", "toolchain", "recipe",
+                  "runner", "doctor", "cli"}
+    root = Path(checks.__file__).resolve().parents[1]
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level >= 2 + (path.parent != root):
+                names = [node.module] if node.module else [a.name for a in node.names]
+                found += [f"{path.name}: {n}" for n in names if n and n.split(".")[0] in build_side]
+    assert found == []
