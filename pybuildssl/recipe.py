@@ -12,14 +12,14 @@ Layers, lowest first: the ``extends`` chain, the recipe itself, then
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from .shipped import shipped_dir
+from .hashing import sha256_json
 from . import _toml, layouts, targets
 from .errors import RecipeError
 
@@ -210,17 +210,14 @@ class Recipe:
 
     def digest(self) -> str:
         """sha256 of the resolved recipe: part of every cache key and the manifest."""
-        return hashlib.sha256(json.dumps(self.raw, sort_keys=True).encode()).hexdigest()
+        return sha256_json(self.raw)
 
 
 # ----------------------------------------------------------------- finding ---
 
 def builtin_dir() -> Path:
     """recipes/ (shipped inside the wheel as pybuildssl.recipes)."""
-    try:
-        return Path(str(resources.files("pybuildssl.recipes")))
-    except ModuleNotFoundError:  # running from a checkout without install
-        return Path(__file__).resolve().parent.parent / "recipes"
+    return shipped_dir("recipes")
 
 
 def available() -> dict[str, Path]:

@@ -96,7 +96,7 @@ class Runner:
         finally:
             if logf:
                 logf.close()
-            self.ui._clear_live()
+            self.ui.clear_live()
         if code != 0:
             raise BuildError(
                 f"step {label!r} failed (exit code {code})",

@@ -11,7 +11,7 @@ Modules: probe.py (inside the target), probing.py (runs it), checks/ (findings,
 grouped by concern, each beside its description in the registry), target.py
 (what is verified), tls.py (test CAs and loopback servers), sandbox.py (mount
 namespaces), report.py (output).  ELF reading is the neutral leaf
-:mod:`pybuildssl.elf`; the manifest is :class:`pybuildssl.manifest.Manifest`.
+:mod:`pybuildssl.binfmt`; the manifest is :class:`pybuildssl.manifest.Manifest`.
 """
 
 from __future__ import annotations

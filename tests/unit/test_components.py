@@ -11,7 +11,7 @@ import pytest
 from pybuildssl import components, recipe, sources, toolchain
 from pybuildssl.errors import PrerequisiteError, RecipeError
 from pybuildssl.plan import component_keys, make_plan
-from pybuildssl import elf
+from pybuildssl import binfmt as elf
 from pybuildssl.verify import checks
 from pybuildssl.verify.report import Report
 
@@ -338,7 +338,8 @@ def test_libcrypt_is_not_in_glibcs_family_any_more():
 # ------------------------------------------------------------------ --strip ---
 
 def test_strip_drops_tests_and_the_static_libpython_and_strips_unneeded(tmp_path):
-    from pybuildssl.build import Builder
+    from pybuildssl import actions
+    from pybuildssl.steps import Step
 
     class FakeRunner:
         def __init__(self):
@@ -355,8 +356,9 @@ def test_strip_drops_tests_and_the_static_libpython_and_strips_unneeded(tmp_path
     (lib / "config-3.13-x86_64-linux-gnu" / "libpython3.13.a").write_bytes(b"!<arch>\n")
     (root / "lib" / "libpython3.13.so.1.0").write_bytes(b"\x7fELF" + b"\0" * 60)
     runner = FakeRunner()
-    b = Builder(recipe.load("linux-x86_64-generic", ["build.strip=true"]), cache_dir=tmp_path / "c", runner=runner)
-    b._do_strip(None, tmp_path / "strip.log", str(root))
+    ctx = actions.Context(recipe.load("linux-x86_64-generic", ["build.strip=true"]), runner, None, None)
+    actions.strip(ctx, Step("cpython.strip", "cpython", ("pybuildssl:strip", str(root)), str(root)),
+                  tmp_path / "strip.log", str(root))
     assert not (lib / "test").exists() and not list(lib.glob("config-*/libpython*.a"))
     assert runner.calls == [["strip", "--strip-unneeded", str(root / "lib" / "libpython3.13.so.1.0")]]
     assert keys("build.strip=true")["cpython"] != keys()["cpython"]

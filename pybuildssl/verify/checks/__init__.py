@@ -24,6 +24,7 @@ it; the unit tier fails while an id the code adds is missing here.
 from __future__ import annotations
 
 from ..probing import STDLIB_MODULES, probe_request, run_probe
+from .. import report
 from ..registry import Check
 from ..target import Target, timing
 from . import archive, binaries, python, relocation, ssl, tls
@@ -38,6 +39,9 @@ from .tls import TLSWorld, _judge, check_tls, tls_world
 GROUPS = (archive, binaries, relocation, python, ssl, tls)
 #: Every check of ``pybuildssl verify``, one entry per finding id.
 REGISTRY: tuple[Check, ...] = tuple(c for group in GROUPS for c in group.CHECKS)
+
+
+report.declare_essential(c.id for c in REGISTRY if c.essential)
 
 
 def find(finding_id: str) -> Check | None:

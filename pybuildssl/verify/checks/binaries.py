@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ... import elf
+from ... import binfmt
 from ..registry import Check
 from ..report import FAIL, PASS, SKIP, WARN, Report
 from ..target import Target
@@ -25,22 +25,22 @@ def elf_files(root: Path) -> list[Path]:
         dirs.sort()
         for n in sorted(names):
             p = Path(dirpath) / n
-            if not p.is_symlink() and p.is_file() and elf.is_elf(p):
+            if not p.is_symlink() and p.is_file() and binfmt.is_elf(p):
                 out.append(p)
     return out
 
 
-def check_elf(t: Target, r: Report) -> list[elf.ELFInfo]:
+def check_elf(t: Target, r: Report) -> list[binfmt.ELFInfo]:
     if t.os != "linux":
         for cid in ("reloc.rpath", "libs.external"):
             r.add(cid, SKIP, f"ELF checks apply to Linux artifacts; this is {t.os} (checked on its own runner)")
         return []
-    infos: list[elf.ELFInfo] = []
+    infos: list[binfmt.ELFInfo] = []
     bad_rpath: list[str] = []
     for p in elf_files(t.root):
         try:
-            info = elf.read(p)
-        except (elf.NotELF, ValueError, IndexError, OSError) as e:
+            info = binfmt.read(p)
+        except (binfmt.NotELF, ValueError, IndexError, OSError) as e:
             bad_rpath.append(f"{p.relative_to(t.root)}: unreadable ELF ({e})")
             continue
         infos.append(info)
@@ -74,7 +74,7 @@ def _vtuple(text: str) -> tuple[int, ...]:
     return tuple(int(x) for x in text.split("."))
 
 
-def check_glibc_floor(t: Target, infos: list[elf.ELFInfo], r: Report) -> None:
+def check_glibc_floor(t: Target, infos: list[binfmt.ELFInfo], r: Report) -> None:
     """glibc.floor: no ELF file needs a GLIBC_ symbol version above the recipe's floor.
 
     Every offender is listed (file and versions above the floor).  Without a
