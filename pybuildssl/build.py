@@ -247,8 +247,9 @@ class Builder:
             manifest = package.read_manifest(cached)
         else:
             files = package.file_table(plan.dirs.prefix)
-            manifest = self.manifest(plan, files)
-            package.write_archive(plan.dirs.prefix, manifest, cached, compression=r.compression, mtime=epoch)
+            typed = self.manifest(plan, files)
+            package.write_archive(plan.dirs.prefix, typed, cached, compression=r.compression, mtime=epoch)
+            manifest = typed.to_dict()  # the same plain data read_manifest gives for a cached one
             packaged = True
         self.dist_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.dist_dir / f".{plan.artifact_name}.tmp"
