@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pybuildssl import components, recipe, sources, toolchain
+from pybuildssl import components, recipe, recipe_source, sources, toolchain
 from pybuildssl.errors import PrerequisiteError, RecipeError
 from pybuildssl.plan import component_keys, make_plan
 from pybuildssl import binfmt as elf
@@ -289,11 +289,11 @@ def test_the_source_door_accepts_an_alternative_and_says_which(tmp_path):
     assert r.components["zlib"].alternatives == ()
     src = recipe.Source(name="zlib", version="1.3.1", url="https://example.invalid/zlib-{version}.tar.gz",
                         mirrors=(), sha256="f" * 64, size=10, configure_args=(), patches=(),
-                        alternatives=(recipe.Alternative(sha256=sha, size=len(data), file="zlib.orig.tar.gz"),))
+                        alternatives=(recipe_source.Alternative(sha256=sha, size=len(data), file="zlib.orig.tar.gz"),))
     door = sources.Sources(tmp_path / "cache", [d], offline=True)
     path, pin = door.fetch_pinned(src)
     assert path == d / "whatever-name.tar.gz" and pin == sha and src.pinned_as(pin) == "alternative"
-    missing = recipe.Source(**{**src.__dict__, "alternatives": (recipe.Alternative(sha256="e" * 64, size=3),)})
+    missing = recipe_source.Source(**{**src.__dict__, "alternatives": (recipe_source.Alternative(sha256="e" * 64, size=3),)})
     with pytest.raises(sources.SourceError) as e:
         door.fetch_pinned(missing)
     assert "e" * 64 in str(e.value) and "f" * 64 in str(e.value)

@@ -11,7 +11,7 @@ import pytest
 
 from pybuildssl import archive, sources
 from pybuildssl.errors import ArchiveError, SourceError
-from pybuildssl.recipe import Source
+from pybuildssl.recipe_source import Source
 from pybuildssl.ui import UI
 
 PAYLOAD = b"pretend this is openssl-3.5.9.tar.gz\n" * 100
