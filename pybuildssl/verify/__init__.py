@@ -7,7 +7,7 @@ a clean environment; host-side checks turn facts into findings; real TLS
 handshakes run under vendor layouts in private mount namespaces.  Every
 finding is collected before the verdict.
 
-Modules: probe.py (inside the target), probing.py (runs it), checks/ (findings,
+Modules: probe.py (inside the target; run by :mod:`pybuildssl.probing`), checks/ (findings,
 grouped by concern, each beside its description in the registry), target.py
 (what is verified), tls.py (test CAs and loopback servers), sandbox.py (mount
 namespaces), report.py (output).  ELF reading is the neutral leaf
@@ -22,9 +22,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .. import layouts
+from .. import layouts, probing
 from ..errors import VerifyError
 from . import checks, vendorconf
+from .cleanenv import clean_env
 from .report import FAIL, SKIP, Report
 
 #: The relocation test's directory name: a space and non-ASCII characters.
@@ -115,7 +116,8 @@ def verify(path: Path, *, layouts_arg: str | None = None, expect_openssl: str | 
         else:
             progress("probing the interpreter")
             with checks.timing(r):
-                facts, err = checks.run_probe(t.interpreter, checks.probe_request(t, modules=checks.STDLIB_MODULES))
+                request = probing.probe_request(modules=checks.STDLIB_MODULES)
+                facts, err = probing.run_probe(t.interpreter, request, env=clean_env())
                 r.facts["probe"] = facts
                 checks.check_python(t, facts, err, r)
                 checks.check_ssl(t, facts, r, expect_openssl)

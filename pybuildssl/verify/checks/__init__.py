@@ -23,14 +23,13 @@ it; the unit tier fails while an id the code adds is missing here.
 
 from __future__ import annotations
 
-from ..probing import STDLIB_MODULES, probe_request, run_probe
 from .. import report
 from ..registry import Check
 from ..target import Target, timing
 from . import archive, binaries, python, relocation, ssl, tls
 from .archive import check_archive, check_hygiene, check_manifest
 from .binaries import GLIBC_FAMILY, check_elf, check_glibc_floor, elf_files
-from .python import check_modules, check_python
+from .python import STDLIB_MODULES, check_modules, check_python
 from .relocation import check_build_paths, check_openssl_dirs, check_openssldir
 from .ssl import check_default_paths, check_patch, check_ssl, openssl_version
 from .tls import TLSWorld, _judge, check_tls, tls_world
@@ -56,7 +55,7 @@ def is_essential(finding_id: str) -> bool:
 
 __all__ = [
     "GROUPS", "REGISTRY", "Check", "find", "is_essential",
-    "Target", "timing", "STDLIB_MODULES", "probe_request", "run_probe",
+    "Target", "timing", "STDLIB_MODULES",
     "check_archive", "check_manifest", "check_hygiene",
     "GLIBC_FAMILY", "elf_files", "check_elf", "check_glibc_floor",
     "check_build_paths", "check_openssl_dirs", "check_openssldir",

@@ -9,6 +9,10 @@ from ..registry import Check
 from ..report import FAIL, PASS, Report
 from ..target import Target
 
+#: Modules a complete CPython build provides (checked by import).
+STDLIB_MODULES = ("ssl", "hashlib", "sqlite3", "ctypes", "lzma", "bz2", "zlib", "readline", "curses",
+                  "uuid", "decimal", "json", "venv", "ensurepip")
+
 
 def check_python(t: Target, facts: dict | None, err: str, r: Report) -> None:
     if facts is None:
@@ -30,7 +34,7 @@ def check_python(t: Target, facts: dict | None, err: str, r: Report) -> None:
 
 
 def check_modules(facts: dict | None, r: Report) -> None:
-    """``python.modules``: every module of :data:`..probing.STDLIB_MODULES` imports."""
+    """``python.modules``: every module of :data:`STDLIB_MODULES` imports."""
     if facts is None:
         return
     missing = {k: v for k, v in facts["modules"].items() if v != "ok"}

@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from ..probing import probe_request, run_probe
+from ... import probing
+from ..cleanenv import clean_env
 from ..registry import Check
 from ..report import FAIL, PASS, SKIP, Report
 from ..target import Target, timing
@@ -75,7 +76,7 @@ def check_tls(t: Target, r: Report, vendors: list[str], *, host_vendor: str) -> 
             r.add(cid, SKIP, f"mount namespaces unavailable: {e.reason}")
         return
     with tls_world() as world:
-        request = probe_request(t, handshakes=world.handshakes())
+        request = probing.probe_request(handshakes=world.handshakes())
         for vendor in [host_vendor] + [v for v in vendors if v != host_vendor]:
             with timing(r):
                 layout = sandbox.layout_for(vendor, [world.ca.cert_pem])
@@ -83,7 +84,7 @@ def check_tls(t: Target, r: Report, vendors: list[str], *, host_vendor: str) -> 
                 def runner(argv, env, data, layout=layout):
                     return sandbox.run_in_layout(layout, argv, env=env, input=data, timeout=60)
 
-                facts, err = run_probe(t.interpreter, request, runner=runner)
+                facts, err = probing.run_probe(t.interpreter, request, env=clean_env(), runner=runner)
                 if facts is None:
                     r.add(f"layout.{vendor}" if vendor != host_vendor else "tls.trusted", FAIL,
                           f"the probe did not run under the {vendor} layout: {err}")
@@ -102,7 +103,8 @@ def check_tls(t: Target, r: Report, vendors: list[str], *, host_vendor: str) -> 
                     where = res.get("cafile") or res.get("capath") or "compiled defaults"
                     r.add(f"layout.{vendor}", FAIL if problems else PASS,
                           "; ".join(problems) if problems else
-                          f"trusted via {where} ({source_text(facts['ssl'].get('resolve'))}); unknown CA and wrong host refused",
+                          f"trusted via {where} ({source_text(facts['ssl'].get('resolve'))}); "
+                          "unknown CA and wrong host refused",
                           handshakes=hs)
 
 
