@@ -54,9 +54,9 @@ from __future__ import annotations
 from pathlib import PureWindowsPath
 from typing import TYPE_CHECKING
 
+from .. import targets
 from ..errors import RecipeError
 from ..steps import Step
-from ..winpaths import ADMIN_ONLY_ROOTS, openssldir_problem  # noqa: F401  (the one rule; verify reads it too)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..steps import Dirs
@@ -77,7 +77,7 @@ OPENSSL_PREFIX_IN_DESTDIR = ("Program Files", "pybuildssl", "openssl")
 PYTHON_PREFIX = ""
 INTERPRETER = "python.exe"
 #: Windows OpenSSL is shared (DLLs in DLLs\); verify and the manifest may ask.
-OPENSSL_LINKAGE = "shared"
+OPENSSL_LINKAGE = targets.openssl_linkage("windows", ())
 #: The recipe patch that wires org.openssl.winstore:// into the default verify paths.
 WINSTORE_PATCH = "openssl-winstore-default-paths.patch"
 WINSTORE_URI = "org.openssl.winstore://"
@@ -106,6 +106,12 @@ def prerequisites(recipe: "Recipe") -> dict[str, str]:
 
 def install_hint(missing: dict[str, str]) -> str:
     return INSTALL_HINT + ": " + "; ".join(f"{tool}: {what}" for tool, what in missing.items())
+
+
+#: Where only administrators can write, and the OPENSSLDIR rule: in the neutral leaf
+#: pybuildssl.targets (verify judges manifests with them too).
+ADMIN_ONLY_ROOTS = targets.ADMIN_ONLY_ROOTS
+openssldir_problem = targets.windows_openssldir_problem
 
 
 # ----------------------------------------------------------------- checks ---

@@ -38,8 +38,10 @@ import zipfile
 from pathlib import Path
 from typing import Callable
 
-from .. import package, package_zip, sources, wine, winpaths
-from . import checks, pe
+from .. import package, package_zip, probing, wine
+from . import checks, sandbox
+from .checks.tls import _host_findings
+from .checks.windows import WINSTORE_MODES, check_compiled_dirs, check_files, check_pe_imports, check_winstore
 from .report import FAIL, PASS, SKIP, Report
 
 #: Wrapper that turns CPython's certificate-store enumeration off, then runs the probe.
@@ -74,9 +76,6 @@ subprocess.run([server if os.path.exists(server) else "wineserver", "-k"], env=e
 print(json.dumps(out))
 '''
 
-#: The modes whose OpenSSL has winstore in the default verify paths.
-WINSTORE_MODES = ("winstore", "both")
-
 
 def is_windows_input(path: Path) -> bool:
     """A Windows artifact (zip) or layout (a directory with python.exe)."""
@@ -100,7 +99,7 @@ def verify(path: Path, *, expect_openssl: str | None = None, expect_mode: str | 
         t = _prepare(Path(path), workdir / RELOCATED_NAME, r)
         if t is not None:
             with checks.timing(r):
-                _check_files(t, r)
+                check_files(t, r)
                 check_pe_imports(t, r)
                 checks.check_openssldir(t, r)
                 check_compiled_dirs(t, r)
@@ -145,66 +144,6 @@ def _prepare(path: Path, dest: Path, r: Report) -> checks.Target | None:
     return checks.Target(input=path, root=dest, manifest=manifest, os="windows")
 
 
-def _check_files(t: checks.Target, r: Report) -> None:
-    files = (t.manifest or {}).get("files")
-    if files is None:
-        r.add("manifest.files", SKIP, "no manifest (a plain layout)")
-        return
-    bad = [rel for rel, info in files.items()
-           if not (t.root / rel).is_file() or sources.sha256_file(t.root / rel) != info.get("sha256")]
-    extra = [rel for rel in package_zip.file_table(t.root) if rel not in files and rel != package.MANIFEST]
-    problems = [f"{rel} differs from the manifest" for rel in bad[:5]] + [f"{rel} is not listed" for rel in extra[:5]]
-    r.add("manifest.files", FAIL if problems else PASS,
-          "; ".join(problems) if problems else f"{len(files)} files match their sha256")
-
-
-def check_pe_imports(t: checks.Target, r: Report) -> None:
-    """Every DLL a shipped PE file imports is shipped beside it (or in DLLs\\) or is a system DLL."""
-    shipped = {p.name.lower() for p in t.root.rglob("*") if p.suffix.lower() in (".dll",)}
-    missing: dict[str, list[str]] = {}
-    count = 0
-    for p in sorted(t.root.rglob("*")):
-        if p.suffix.lower() not in (".exe", ".dll", ".pyd") or not pe.is_pe(p):
-            continue
-        count += 1
-        try:
-            info = pe.read(p)
-        except pe.PEError as e:
-            missing.setdefault(str(e), []).append(p.name)
-            continue
-        for dll in info.imports:
-            if dll.lower() not in shipped and not pe.is_system_dll(dll):
-                missing.setdefault(dll, []).append(p.relative_to(t.root).as_posix())
-    if missing:
-        r.add("pe.imports", FAIL, "; ".join(f"{dll} (needed by {', '.join(who[:3])}) is not shipped"
-                                            for dll, who in sorted(missing.items())))
-    else:
-        r.add("pe.imports", PASS, f"{count} PE files: every imported DLL is shipped or a system DLL")
-
-
-_DIR_STRING = re.compile(rb'(OPENSSLDIR|ENGINESDIR|MODULESDIR): "([^"\x00]*)"')
-
-
-def compiled_dirs(libcrypto: bytes) -> dict[str, str]:
-    """{"OPENSSLDIR": ..., ...} as OpenSSL_version() reports them, read from the DLL's bytes."""
-    return {m.group(1).decode(): m.group(2).decode("utf-8", "replace") for m in _DIR_STRING.finditer(libcrypto)}
-
-
-def check_compiled_dirs(t: checks.Target, r: Report) -> None:
-    dll = next((p for p in t.root.rglob("*") if re.fullmatch(r"libcrypto-3(-x64)?\.dll", p.name.lower())), None)
-    if dll is None:
-        r.add("openssl.compiled-dirs", FAIL, "no libcrypto-3.dll in the artifact")
-        return
-    found = compiled_dirs(dll.read_bytes())
-    want = ("OPENSSLDIR", "ENGINESDIR", "MODULESDIR")
-    problems = [f"{k} not found in {dll.name}" for k in want if k not in found]
-    problems += [f"{k} {found[k]} {why}" for k in want if k in found
-                 for why in [winpaths.openssldir_problem(found[k])] if why]
-    r.add("openssl.compiled-dirs", FAIL if problems else PASS,
-          "; ".join(problems) if problems else
-          "administrator-only (CVE-2019-1552): " + ", ".join(f"{k} {found[k]}" for k in want))
-
-
 # ---------------------------------------------------------------- running ---
 
 RUN_IDS = ("python.starts", "python.prefix", "ssl.import", "ssl.version", "trust.patch",
@@ -213,8 +152,6 @@ RUN_IDS = ("python.starts", "python.prefix", "ssl.import", "ssl.version", "trust
 
 def _check_running(t: checks.Target, r: Report, mode: str | None, expect_openssl: str | None,
                    workdir: Path, progress: Callable[[str], None]) -> None:
-    from . import sandbox
-
     if sys.platform == "win32":  # natively: the same runs without Wine (not tested here)
         why = "native Windows runs are not implemented yet: run it under Wine on Linux"
     elif not wine.available():
@@ -245,8 +182,8 @@ def _check_running(t: checks.Target, r: Report, mode: str | None, expect_openssl
                 r.add(cid, SKIP, "ssl does not import")
             return
         _check_mode(own, mode, r)
-        checks._host_findings(r, "Windows ROOT", own, own["handshakes"])
-        _check_winstore(off, mode, r)
+        _host_findings(r, "Windows ROOT", own, own["handshakes"])
+        check_winstore(off, mode, r)
 
 
 def _check_python(t: checks.Target, facts: dict, r: Report) -> None:
@@ -283,10 +220,8 @@ def _check_ssl(t: checks.Target, facts: dict, r: Report, expect: str | None) -> 
 
 
 def _run_under_wine(t: checks.Target, world, workdir: Path) -> tuple[tuple[dict, dict] | None, str, dict]:
-    from . import sandbox
-
     probe = workdir / "probe.py"  # a path Wine can read inside the namespace
-    shutil.copyfile(checks.PROBE, probe)
+    shutil.copyfile(probing.PROBE, probe)
     # Own mode: what users call (load_default_certs() enumerates the stores).  Enumeration
     # off: every client, set_default_verify_paths() (pip's and truststore's call) included.
     def request(clients: tuple[str, ...]) -> str:
@@ -335,22 +270,3 @@ def _check_mode(facts: dict, mode: str | None, r: Report) -> None:
     else:
         r.add("trust.patch", PASS, f"ssl patched, windows_mode {res.get('windows_mode')!r} "
                                    f"(patch version {ssl.get('patch_version')})")
-
-
-def _check_winstore(off: dict, mode: str | None, r: Report) -> None:
-    """With enumeration off, only OpenSSL's winstore (default verify paths) can trust the ROOT CA."""
-    hs = {h["id"]: h for h in off.get("handshakes", [])}
-    trusted = [h for k, h in hs.items() if k.startswith("trusted/")]
-    ok = bool(trusted) and all(h.get("ok") for h in trusted)
-    refused = not any(h.get("ok") for k, h in hs.items() if not k.startswith("trusted/"))
-    detail = "; ".join(f"{h['client']}: {'trusted' if h.get('ok') else h.get('error')}" for h in trusted)
-    if mode in WINSTORE_MODES or mode is None:
-        r.add("tls.winstore", PASS if ok and refused else FAIL,
-              ("with enumeration off, OpenSSL's winstore trusts the ROOT-store CA (" + detail + ")")
-              if ok and refused else f"with enumeration off the ROOT-store CA is not trusted: {detail}"[:400],
-              handshakes=list(hs.values()))
-    else:
-        r.add("tls.winstore", PASS if not ok else FAIL,
-              f"mode {mode!r}: with enumeration off nothing trusts the CA, as expected" if not ok else
-              f"mode {mode!r} has no winstore, yet enumeration off still trusts the CA: {detail}",
-              handshakes=list(hs.values()))

@@ -6,7 +6,7 @@ import struct
 from pathlib import Path
 
 from pybuildssl.verify import checks, pe
-from pybuildssl.verify import windows as vw
+from pybuildssl.verify.checks import windows as vw
 from pybuildssl.verify.report import Report
 
 
@@ -80,5 +80,5 @@ def test_the_winstore_verdict_follows_the_mode():
     for facts, mode, want in ((trusted, "both", "pass"), (refused, "both", "fail"), (refused, "winstore", "fail"),
                               (refused, "enumeration", "pass"), (trusted, "enumeration", "fail")):
         r = Report(target="t")
-        vw._check_winstore(facts, mode, r)
+        vw.check_winstore(facts, mode, r)
         assert r.findings[0].status == want, (mode, r.findings[0].detail)

@@ -1,13 +1,19 @@
-"""Which Windows paths only administrators can write (a leaf: stdlib only).
+"""Facts about target operating systems that build, trust and verify all need.
 
-One rule, read by the Windows recipes' checks (platforms/windows.py) and by
-verify (the OPENSSLDIR, ENGINESDIR and MODULESDIR compiled into libcrypto).
+A leaf: stdlib only.  The one list of the OSes a recipe can target, the
+Windows trust modes, the Windows OPENSSLDIR rule and how OpenSSL ends up
+linked; ``recipe``, ``trust``, ``platforms`` and ``verify`` import them from here.
 """
 
 from __future__ import annotations
 
 import ntpath
+from typing import Iterable
 
+#: What ``target.os`` of a recipe may be.
+OSES = ("linux", "macos", "windows")
+#: Where a Windows artifact's trust comes from (``trust.windows_mode``).
+WINDOWS_TRUST_MODES = ("enumeration", "winstore", "both")
 
 #: Roots under which only administrators can create or change files on a
 #: default Windows installation (system drive C:).  C:\ itself, C:\ProgramData,
@@ -16,7 +22,21 @@ import ntpath
 ADMIN_ONLY_ROOTS = ("C:\\Program Files\\", "C:\\Program Files (x86)\\")
 
 
-def openssldir_problem(path: str) -> str | None:
+def openssl_linkage(os_name: str, options: Iterable[str]) -> str:
+    """How OpenSSL is linked into the artifact: "static" or "shared".
+
+    On Windows always shared: PCbuild links libssl/libcrypto DLLs and the
+    platform drops ``no-shared`` from the options.  Elsewhere the options are
+    passed to Configure as they are: ``no-shared`` builds static libraries only,
+    linked into ``_ssl``/``_hashlib``; without it the shared ones are built and
+    the linker prefers them.
+    """
+    if os_name == "windows":
+        return "shared"
+    return "static" if "no-shared" in options else "shared"
+
+
+def windows_openssldir_problem(path: str) -> str | None:
     """Why ``path`` must not be a Windows OPENSSLDIR (None when it may).
 
     Pure: judges the string.  OPENSSLDIR must be an absolute path with a
