@@ -103,7 +103,7 @@ def verify(path: Path, *, expect_openssl: str | None = None, expect_mode: str | 
                 check_pe_imports(t, r)
                 checks.check_openssldir(t, r)
                 check_compiled_dirs(t, r)
-            mode = expect_mode or ((t.manifest or {}).get("trust") or {}).get("windows_mode")
+            mode = expect_mode or (t.manifest.trust.windows_mode if t.manifest else None)
             _check_running(t, r, mode, expect_openssl, workdir, progress)
     finally:
         if keep:
@@ -205,7 +205,7 @@ def _check_ssl(t: checks.Target, facts: dict, r: Report, expect: str | None) -> 
         return False
     r.add("ssl.import", PASS, f"{s['OPENSSL_VERSION']} ({s.get('module_file')})")
     have = ".".join(map(str, checks.openssl_version(s["OPENSSL_VERSION_INFO"])))
-    want = expect or (t.manifest or {}).get("openssl", {}).get("version")
+    want = expect or (t.manifest.openssl.version if t.manifest else None)
     problems = []
     if checks.openssl_version(s["OPENSSL_VERSION_INFO"]) < (3, 2, 0):
         problems.append(f"OpenSSL {have} is older than 3.2 (no winstore)")

@@ -23,7 +23,7 @@ WINSTORE_MODES = ("winstore", "both")
 
 
 def check_files(t: Target, r: Report) -> None:
-    files = (t.manifest or {}).get("files")
+    files = t.manifest.files if t.manifest else None
     if files is None:
         r.add("manifest.files", SKIP, "no manifest (a plain layout)")
         return
