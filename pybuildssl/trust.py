@@ -50,7 +50,7 @@ BACKUP_SUFFIX = ".pybuildssl-orig"
 #: Next to the patched ssl.py: what was done, when, with which fallback list.
 RECORD_NAME = "pybuildssl-patch.json"
 
-#: Lines any CPython ssl.py from 3.9 to 3.14 has and the block relies on.
+#: Lines any CPython ssl.py from 3.9 to 3.15 has and the block relies on.
 #: The last one matters most: overriding set_default_verify_paths() only covers
 #: load_default_certs() and create_default_context() because of it.
 _SSL_PY_LANDMARKS = (
@@ -186,7 +186,7 @@ def check_ssl_py(text: str, where: str = "ssl.py") -> None:
     missing = [why for needle, why in _SSL_PY_LANDMARKS if needle not in text]
     if missing:
         raise PatchError(f"{where} does not look like CPython's ssl.py: {missing[0]}",
-                         hint="pybuildssl patches CPython 3.9 to 3.14's Lib/ssl.py only; "
+                         hint=f"pybuildssl patches the Lib/ssl.py of {supported_range()} only; "
                               "check the path, or that the file was not replaced")
 
 
@@ -207,31 +207,59 @@ def apply_to_text(ssl_py: str, block: str) -> str:
 
 # ------------------------------------------------------------ locations ----
 
+#: The CPython lines (major, minor) whose Lib/ssl.py the patch is written for, oldest and
+#: newest.  Each line's ssl.py at its release tag is a test fixture (tests/fixtures/ssl_py/).
+SUPPORTED_LINES = ((3, 9), (3, 15))
+_STDLIB_DIR_RE = re.compile(r"python(?P<major>\d+)\.(?P<minor>\d+)t?")
+
+
+def supported_range() -> str:
+    """The supported lines as text: "CPython 3.9 to 3.15"."""
+    (a, b), (c, d) = SUPPORTED_LINES
+    return f"CPython {a}.{b} to {c}.{d}"
+
+
+def _stdlib_ssl_pys(prefix: Path) -> list[tuple[Path, tuple[int, int] | None]]:
+    """(ssl.py, line) of every stdlib a prefix holds; line None for a Windows ``Lib/``."""
+    roots = [prefix]
+    if (prefix / "install").is_dir():
+        roots.append(prefix / "install")
+    found: list[tuple[Path, tuple[int, int] | None]] = []
+    for root in roots:
+        lib = root / "lib"
+        if lib.is_dir():
+            for d in sorted(lib.iterdir()):
+                m = _STDLIB_DIR_RE.fullmatch(d.name)
+                if m and (d / "ssl.py").is_file():
+                    found.append((d / "ssl.py", (int(m["major"]), int(m["minor"]))))
+        if (root / "Lib" / "ssl.py").is_file():
+            found.append((root / "Lib" / "ssl.py", None))
+    # Case-insensitive file systems see lib/ and Lib/ as one directory.
+    unique: dict[tuple[int, int], tuple[Path, tuple[int, int] | None]] = {}
+    for p, line in found:
+        st = p.stat()
+        unique.setdefault((st.st_dev, st.st_ino), (p, line))
+    return list(unique.values())
+
+
+def _supported(line: tuple[int, int] | None) -> bool:
+    return line is None or SUPPORTED_LINES[0] <= line <= SUPPORTED_LINES[1]
+
+
 def find_ssl_py(prefix: Path) -> list[Path]:
-    """Every stdlib ssl.py of a distribution prefix.
+    """Every stdlib ssl.py of a supported line in a distribution prefix.
 
     Accepts a ``make install`` or pyenv prefix (``lib/pythonX.Y/ssl.py``,
     free-threaded ``lib/pythonX.Yt`` too), a Windows layout (``Lib/ssl.py``),
     and python-build-standalone's ``python/`` directory (``install/...``).
     """
-    roots = [prefix]
-    if (prefix / "install").is_dir():
-        roots.append(prefix / "install")
-    found: list[Path] = []
-    for root in roots:
-        lib = root / "lib"
-        if lib.is_dir():
-            for d in sorted(lib.iterdir()):
-                if re.fullmatch(r"python3\.\d+t?", d.name) and (d / "ssl.py").is_file():
-                    found.append(d / "ssl.py")
-        if (root / "Lib" / "ssl.py").is_file():
-            found.append(root / "Lib" / "ssl.py")
-    # Case-insensitive file systems see lib/ and Lib/ as one directory.
-    unique: dict[tuple[int, int], Path] = {}
-    for p in found:
-        st = p.stat()
-        unique.setdefault((st.st_dev, st.st_ino), p)
-    return list(unique.values())
+    return [p for p, line in _stdlib_ssl_pys(prefix) if _supported(line)]
+
+
+def unsupported_ssl_py(prefix: Path) -> list[tuple[Path, str]]:
+    """(ssl.py, "X.Y") of every stdlib in ``prefix`` whose line the patch does not support."""
+    return [(p, f"{line[0]}.{line[1]}") for p, line in _stdlib_ssl_pys(prefix)
+            if line is not None and not _supported(line)]
 
 
 def detect_target_os(ssl_py: Path) -> str:
@@ -365,6 +393,14 @@ def patch_prefix(prefix: str | os.PathLike, *, target_os: str | None = None,
         raise PatchError(f"{root}: no such directory",
                          hint="give the installation prefix (the directory holding bin/ and lib/)")
     files = find_ssl_py(root)
+    others = unsupported_ssl_py(root)
+    if not files and others:
+        path, line = others[0]
+        raise PatchError(f"{root} holds Python {line} ({path.relative_to(root)}); "
+                         f"pybuildssl patches {supported_range()} only",
+                         hint=f"give the prefix of a {supported_range()} installation")
+    for path, line in others:
+        log(f"skipping {path}: Python {line} is outside {supported_range()}")
     if not files:
         raise PatchError(f"no ssl.py under {root}",
                          hint="give the installation prefix: the directory holding lib/pythonX.Y/ "
