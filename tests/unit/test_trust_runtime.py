@@ -669,9 +669,11 @@ def test_real_ssl_py_with_real_openssl(tmp_path, clean_env):
     assert mod._pybuildssl_resolve()["source"] in ("compiled", "none")
     # Make OpenSSL's compiled defaults unusable for the block.
     real = mod._ssl
-    mod._ssl = types.SimpleNamespace(get_default_verify_paths=lambda: (
-        "SSL_CERT_FILE", str(tmp_path / "none.pem"), "SSL_CERT_DIR", str(tmp_path / "none")),
-        PROTOCOL_TLS_CLIENT=real.PROTOCOL_TLS_CLIENT)
+    # The real _ssl but for its compiled defaults (ssl.py of 3.13+ reads more of it, e.g.
+    # VERIFY_X509_PARTIAL_CHAIN in create_default_context()).
+    mod._ssl = types.SimpleNamespace(**{k: getattr(real, k) for k in dir(real) if not k.startswith("__")})
+    mod._ssl.get_default_verify_paths = lambda: (
+        "SSL_CERT_FILE", str(tmp_path / "none.pem"), "SSL_CERT_DIR", str(tmp_path / "none"))
     try:
         assert mod.get_default_verify_paths().cafile == bundle  # corrupt: refused by OpenSSL
         assert mod._pybuildssl_resolve()["cafile"] == bundle
