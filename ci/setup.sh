@@ -19,7 +19,7 @@ SUDO=""
 APT_PACKAGES=(
   build-essential perl make patch patchelf pkg-config ca-certificates openssl
   autoconf automake libtool libltdl-dev tcl debootstrap
-  python3 python3-venv python3-pip util-linux dpkg-dev gpgv
+  python3 python3-venv python3-pip util-linux dpkg-dev gpgv iproute2
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
