@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Extraction benchmark: the checked, streaming `sources.extract` against GNU tar.
+"""Extraction benchmark: the checked, streaming `archive.extract` against GNU tar.
 
     python ci/bench_extract.py dist/cpython-*.tar.gz [--runs 5] [--dir /dev/shm]
 
 Prints the archive's members by type, its links, and the median wall and CPU time of
-`sources.extract` (the implementation in this checkout: run the script from
+`archive.extract` (the implementation in this checkout: run the script from
 another checkout to compare versions) and of `tar -xf` into the same
 filesystem.  `--dir` chooses where to unpack (default: a temp dir; verify
 unpacks on /dev/shm when there is room).
@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pybuildssl import sources  # noqa: E402
+from pybuildssl import archive  # noqa: E402
 
 
 def timed(fn) -> tuple[float, float]:
@@ -60,7 +60,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-extract-", dir=args.dir))
     try:
         def ours() -> None:
-            sources.extract(args.archive, work / "ours", strip_top=True)
+            archive.extract(args.archive, work / "ours", strip_top=True)
 
         def gnu_tar() -> None:
             out = work / "tar"
@@ -68,7 +68,7 @@ def main() -> int:
             out.mkdir()
             subprocess.run(["tar", "-xf", str(args.archive), "-C", str(out)], check=True)
 
-        rows = [("sources.extract", ours)] + ([("GNU tar -xf", gnu_tar)] if shutil.which("tar") else [])
+        rows = [("archive.extract", ours)] + ([("GNU tar -xf", gnu_tar)] if shutil.which("tar") else [])
         for label, fn in rows:
             wall, cpu = zip(*(timed(fn) for _ in range(args.runs)))
             print(f"{label:16} {statistics.median(wall):6.2f} s wall, {statistics.median(cpu):6.2f} s CPU  "

@@ -42,7 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pybuildssl import recipe, sources  # noqa: E402
+from pybuildssl import archive, recipe, sources  # noqa: E402
 from pybuildssl.build import Builder  # noqa: E402
 from pybuildssl.ui import UI  # noqa: E402
 
@@ -146,7 +146,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="pybuildssl-bench-run-") as tmp:
         from pybuildssl import package, relocate
 
-        prefix = sources.extract(Path(fig["strip"]["artifact"]), Path(tmp) / "moved python")
+        prefix = archive.extract(Path(fig["strip"]["artifact"]), Path(tmp) / "moved python")
         interp = prefix / package.read_manifest(Path(fig["strip"]["artifact"]))["cpython"]["interpreter"]
         say(f"* start-up: {interp} against {baseline}, median of {args.runs}")
         fig["startup"] = startup(interp, baseline, args.runs)

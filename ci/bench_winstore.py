@@ -117,7 +117,7 @@ class HarnessError(Exception):
 # ----------------------------------------------------------------- inputs ---
 
 def cache_root() -> Path:
-    from pybuildssl.build import default_cache_dir
+    from pybuildssl.cache import default_cache_dir
 
     return default_cache_dir()
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate the parts of docs/ that must never drift from the code.
 
-* docs/recipes.md        from pybuildssl.recipe.SCHEMA (the one list of recipe keys)
+* docs/recipes.md        from pybuildssl.recipe_schema.SCHEMA (the one list of recipe keys)
                          and the vendor layout table (valid ``target.vendor`` values);
 * docs/verify-checks.md  from the finding ids in pybuildssl/verify/checks.py and
                          pybuildssl/verify/__init__.py, read with ``ast``; each id needs a
@@ -64,7 +64,7 @@ def _type_name(t: object) -> str:
 
 
 def render_recipes() -> str:
-    from pybuildssl import layouts, recipe
+    from pybuildssl import layouts, recipe_schema
 
     out = [
         "# Recipe reference",
@@ -83,7 +83,7 @@ def render_recipes() -> str:
         "must set that section's `sha256` too (and `size`, or it is not checked).",
         "",
     ]
-    for section, keys in recipe.SCHEMA.items():
+    for section, keys in recipe_schema.SCHEMA.items():
         out.append(f"## {'Top level' if section == '' else f'[{section}]'}")
         out.append("")
         if _SECTION_INTRO.get(section):
@@ -112,7 +112,7 @@ def render_recipes() -> str:
         "|---|---|---|---|",
     ]
     for v in table.vendors.values():
-        if v.os not in recipe.OSES:  # a recipe targets one of these; the others are fallback knowledge
+        if v.os not in recipe_schema.OSES:  # a recipe targets one of these; the others are fallback knowledge
             continue
         odir = f"`{v.openssldir}`" if v.openssldir else "(none)"
         out.append(f"| `{v.name}` | {v.os} | {_cell(odir)} | {_cell(v.description)} |")

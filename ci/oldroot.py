@@ -37,6 +37,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from pybuildssl.cache import default_cache_dir  # noqa: E402  (a stdlib-only leaf)
+
 SUITE = "bullseye"            # Debian 11, glibc 2.31
 SUITE_GLIBC = "2.31"
 WHERE = "/opt/moved python"   # inside the root: a path with a space, not the build prefix
@@ -98,9 +100,7 @@ def mirror_uri() -> str:
 
 
 def cache_dir() -> Path:
-    env = os.environ.get("PYBUILDSSL_CACHE")
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pybuildssl"
-    return base / "oldroot"
+    return default_cache_dir() / "oldroot"
 
 
 def ensure_root(*, suite: str = SUITE, include: tuple[str, ...] = ("ca-certificates",),
@@ -152,13 +152,13 @@ def check_artifact(artifact: Path, workdir: Path, *, template: Path | None = Non
 
     Returns {"returncode", "stdout", "stderr", "result" (the script's JSON or None)}.
     """
-    from pybuildssl import package, sources
+    from pybuildssl import archive, package
     from pybuildssl.verify.tls import CA, HTTPSServer
 
     template = template or ensure_root()
     root = fresh_copy(template, workdir / "root")
     manifest = package.read_manifest(artifact)
-    prefix = sources.extract(artifact, root / WHERE.lstrip("/"))
+    prefix = archive.extract(artifact, root / WHERE.lstrip("/"))
     interp = f"{WHERE}/{manifest['cpython']['interpreter']}"
     (root / "etc" / "hosts").write_text("127.0.0.1 localhost\n::1 localhost\n")
     ca = CA("pybuildssl oldroot test CA")

@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fetch_sources as fs  # noqa: E402  (ci/fetch_sources.py: the one apt source door)
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 from pybuildssl import cachelock  # noqa: E402  (a stdlib-only leaf: one builder per prefix)
+from pybuildssl.cache import default_cache_dir  # noqa: E402  (a stdlib-only leaf)
 
 PROG = "stock_pythons"
 # (minor, Debian source package, suite it comes from): one CPython per Debian
@@ -70,9 +71,7 @@ def log(msg: str) -> None:
 
 
 def cache_root() -> Path:
-    env = os.environ.get("PYBUILDSSL_CACHE")
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pybuildssl"
-    return base / "stock-pythons"
+    return default_cache_dir() / "stock-pythons"
 
 
 def sources_dest() -> Path:

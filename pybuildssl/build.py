@@ -27,61 +27,17 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from . import __version__, cachelock, components as components_mod, package, plan as plan_mod, platforms, relocate, sources as sources_mod, toolchain, trust
+from . import (__version__, actions, cachelock, hashing, components as components_mod, package, plan as plan_mod, platforms,
+               prerequisites, relocate, sources as sources_mod, toolchain)
+from .actions import STAMP
+from .cache import default_cache_dir
 from .errors import BuildError, PrerequisiteError, SourceError
-from .plan import Plan, Step, make_plan
+from .plan import Plan, make_plan
 from .recipe import Recipe
 from .runner import Runner
+from .steps import Step
 from .ui import UI, human_size
-from .verify import elf
-
-STAMP = ".complete.json"
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("PYBUILDSSL_CACHE")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return Path(xdg) / "pybuildssl" if xdg else Path.home() / ".cache" / "pybuildssl"
-
-
-def toolchain_id(runner: Runner) -> str:
-    cc = os.environ.get("CC", "cc")
-    out = runner.capture([cc, "--version"])
-    return (out.stdout.splitlines() or [cc])[0].strip()
-
-
-# ------------------------------------------------------------ prerequisites ---
-
-def check_prerequisites(recipe: Recipe, runner: Runner) -> None:
-    """Name every missing tool and header, with the command that installs them."""
-    plat = platforms.get(recipe.os)
-    prereqs: dict[str, str] = getattr(plat, "PREREQUISITES", {})
-    missing: list[tuple[str, str]] = []
-    for what, pkg in prereqs.items():
-        if what == "cc" and recipe.toolchain == "zig":
-            continue  # Zig brings its own compiler
-        if what in ("autoreconf", "automake", "libtoolize") and "libffi" not in recipe.components:
-            continue
-        if what.endswith(".h"):
-            if not _header_check(runner, what):
-                missing.append((what, pkg))
-        elif shutil.which(os.environ.get("CC", "cc") if what == "cc" else what) is None:
-            missing.append((what, pkg))
-    if missing:
-        names = ", ".join(w for w, _ in missing)
-        pkgs = " ".join(sorted({p for _, p in missing}))
-        raise PrerequisiteError(f"the build host lacks: {names}",
-                                hint=f"install them: apt-get install -y {pkgs}")
-
-
-def _header_check(runner: Runner, header: str) -> bool:
-    cc = os.environ.get("CC", "cc")
-    r = runner.capture([cc, "-E", "-x", "c", "-", "-o", os.devnull], input=f"#include <{header}>\n", timeout=60)
-    return r.returncode == 0
 
 
 # ------------------------------------------------------------------ builder ---
@@ -109,12 +65,10 @@ class Builder:
         dirs = list(source_dirs or []) + sources_mod.source_dirs_from_env()
         self.sources = sources or sources_mod.Sources(self.cache_dir, dirs, ui=self.ui, offline=offline)
         self.jobs = jobs or recipe.jobs or os.cpu_count() or 2
-        self.ssl_patch = trust.render_patch(recipe.os, fallback=[tuple(x) for x in recipe.fallback],
-                                            windows_mode=recipe.windows_mode)
+        self.ssl_patch = plan_mod.render_ssl_patch(recipe)
         self._toolchain: toolchain.Toolchain | None = None
-        self._fetched: dict[str, Path] = {}
-        self._used_pins: dict[str, str] = {}
-        self._step: Step | None = None
+        self._context: actions.Context | None = None
+        self._packaged: tuple[Path, dict, bool] | None = None
 
     # -- planning ------------------------------------------------------------
     def plan(self, toolchain_: "str | toolchain.Toolchain | None" = None) -> Plan:
@@ -145,7 +99,11 @@ class Builder:
                     checked = self._component(plan, component, out, checked, timings, cached, libs)
             if plan.dirs.work.exists():
                 shutil.rmtree(plan.dirs.work, ignore_errors=True)
-        artifact, manifest, packaged = self._package(plan)
+        for step in plan.component_steps("package"):
+            self._run_step(plan, step)
+        if self._packaged is None:  # pragma: no cover  (make_plan always ends with the package step)
+            raise BuildError("the plan has no package step", step="package")
+        artifact, manifest, packaged = self._packaged
         cached["package"] = not packaged
         timings["total"] = time.monotonic() - t0
         return BuildResult(artifact=artifact, manifest=manifest, timings=timings, cached=cached, components=libs)
@@ -158,12 +116,12 @@ class Builder:
             self.ui.step(f"{component}: cached ({out})")
             if is_lib:
                 libs[component] = {"cached": True, "seconds": 0.0}
-                self._used_pins[component] = json.loads((out / STAMP).read_text()).get("source_sha256", "")
+                self._ctx(plan).used_pins[component] = json.loads((out / STAMP).read_text()).get("source_sha256", "")
             else:
                 cached[component] = True
             return checked
         if not checked:
-            check_prerequisites(self.recipe, self.runner)
+            prerequisites.check(self.recipe)
             toolchain.install(plan.toolchain)
             checked = True
         if out.exists():
@@ -175,7 +133,7 @@ class Builder:
         stamp = {"key": plan.keys[component], "recipe": self.recipe.name, "seconds": seconds,
                  "toolchain": plan.toolchain.id}
         if is_lib:
-            stamp["source_sha256"] = self._used_pins.get(component, "")
+            stamp["source_sha256"] = self._ctx(plan).used_pins.get(component, "")
             libs[component] = {"cached": False, "seconds": seconds}
         else:
             cached[component] = False
@@ -202,174 +160,22 @@ class Builder:
     # -- in-process steps ----------------------------------------------------
     def _internal(self, plan: Plan, step: Step, log: Path) -> None:
         action, *args = step.argv
-        action = action.split(":", 1)[1]
-        handler: Callable[..., None] = getattr(self, "_do_" + action.replace("-", "_"))
-        self._step = step
-        handler(plan, log, *args)
+        name = action.split(":", 1)[1]
+        if name not in actions.ACTIONS:
+            raise BuildError(f"step {step.name!r}: no in-process action {name!r}", step=step.name)
+        actions.ACTIONS[name](self._ctx(plan), step, log, *args)
 
-    def _source(self, component: str) -> sources_mod.Source:
-        if component in ("openssl", "cpython"):
-            return getattr(self.recipe, component)
-        return self.recipe.components[component]
+    @property
+    def _used_pins(self) -> dict[str, str]:
+        """component -> the sha256 its source matched (an alternative pin, or the recipe's)."""
+        return self._context.used_pins if self._context else {}
 
-    def _do_fetch(self, plan: Plan, log: Path, component: str, sha256: str) -> None:
-        path, pin = self.sources.fetch_pinned(self._source(component))
-        self._fetched[component] = path
-        self._used_pins[component] = pin
-
-    def _do_extract(self, plan: Plan, log: Path, component: str, dest: str) -> None:
-        archive = self._fetched.get(component) or self.sources.fetch(self._source(component))
-        sources_mod.extract(archive, Path(dest))
-
-    def _do_autoreconf(self, plan: Plan, log: Path, src: str) -> None:
-        """Generate configure when the tree has none (a git snapshot such as Debian's libffi orig)."""
-        log.parent.mkdir(parents=True, exist_ok=True)
-        if (Path(src) / "configure").is_file():
-            log.write_text("configure is present: nothing to generate\n")
-            return
-        if shutil.which("autoreconf") is None:
-            raise PrerequisiteError(f"{Path(src).name}: this source tree has no configure script and "
-                                    "autoreconf is missing", hint="apt-get install -y autoconf automake libtool")
-        self.runner.run(["autoreconf", "-fi"], cwd=src, env=self._step.env if self._step else {}, log=log,
-                        step=self._step.name if self._step else "autoreconf")
-
-    def _do_require_tclsh_unless(self, plan: Plan, log: Path, generated: str) -> None:
-        cwd = Path(self._step.cwd) if self._step else Path(".")
-        if (cwd / generated).is_file() or shutil.which("tclsh"):
-            return
-        raise PrerequisiteError(f"this SQLite source is the full tree (no {generated}): generating the "
-                                "amalgamation needs tclsh, which is missing", hint="apt-get install -y tcl")
-
-    def _do_install_files(self, plan: Plan, log: Path, dest: str, *specs: str) -> None:
-        """Copy built files into DEST/SUBDIR: each spec is ``SUBDIR=FILE[|FILE...]`` (the first that exists)."""
-        cwd = Path(self._step.cwd) if self._step else Path(".")
-        lines = []
-        for spec in specs:
-            sub, _, choices = spec.partition("=")
-            src = next((cwd / c for c in choices.split("|") if (cwd / c).is_file()), None)
-            if src is None:
-                raise BuildError(f"{self._step.name if self._step else 'install'}: none of {choices} was built in {cwd}",
-                                 step=self._step.name if self._step else "install", log_path=str(log))
-            target = Path(dest) / sub / src.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, target)
-            lines.append(f"{src} -> {target}")
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text("\n".join(lines) + "\n")
-
-    def _do_merge_deps(self, plan: Plan, log: Path, dest: str, *outs: str) -> None:
-        """One deps prefix for CPython: every component's tree, hard-linked (copied across devices)."""
-        root = Path(dest)
-        if root.exists():
-            shutil.rmtree(root)
-        lines = []
-        for out in outs:
-            base = Path(out)
-            for dirpath, dirs, files in os.walk(base):
-                rel = Path(dirpath).relative_to(base)
-                (root / rel).mkdir(parents=True, exist_ok=True)
-                for name in files:
-                    if rel == Path(".") and name == STAMP:
-                        continue
-                    s, t = Path(dirpath) / name, root / rel / name
-                    if t.exists() or t.is_symlink():
-                        t.unlink()
-                    if s.is_symlink():
-                        os.symlink(os.readlink(s), t)
-                        continue
-                    try:
-                        os.link(s, t)
-                    except OSError:
-                        shutil.copy2(s, t)
-            lines.append(out)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text("merged:\n" + "\n".join(lines) + "\n")
-
-    def _do_apply_patch(self, plan: Plan, log: Path, name: str, sha256: str) -> None:
-        from .recipe import builtin_dir
-
-        path = builtin_dir() / "patches" / name
-        if not path.is_file():
-            raise BuildError(f"recipe patch {name} not found in {path.parent}", step="patch")
-        actual = sources_mod.sha256_file(path)
-        if actual != sha256:
-            raise BuildError(f"recipe patch {name}: sha256 {actual} does not match the pin {sha256}",
-                             step="patch", hint="update the pin in the recipe after reviewing the patch")
-        cwd = self._step.cwd if self._step else (
-            plan.dirs.openssl_src if "openssl" in str(log.name) else plan.dirs.cpython_src)
-        self.runner.run(["patch", "-p1", "--forward", "-i", str(path)], cwd=cwd, log=log, step="patch")
-
-    def _do_patch_ssl(self, plan: Plan, log: Path, ssl_py: str) -> None:
-        r = self.recipe
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "w") as f:
-            trust.patch_source_tree(Path(ssl_py).parent.parent, r.os, fallback=[tuple(x) for x in r.fallback],
-                                    windows_mode=r.windows_mode, log=lambda m: f.write(m + "\n"))
-
-    def _do_set_rpath(self, plan: Plan, log: Path, prefix: str, rpath: str) -> None:
-        exe = relocate.interpreter(Path(prefix))
-        if self.recipe.cpython_shared:
-            self.runner.run(["patchelf", "--set-rpath", rpath, str(exe)], log=log, step="cpython.rpath")
-
-    def _do_macos_install_names(self, plan: Plan, log: Path, prefix: str, loader: str) -> None:
-        raise BuildError("macOS install-name fix-ups run only on a macOS build host",
-                         step="cpython.install-names")
-
-    def _do_relocate(self, plan: Plan, log: Path, prefix: str, old: str, *pairs: str) -> None:
-        root = Path(prefix)
-        # OLD=NEW, split at the last "=": an old string may hold one (a compiler
-        # command with -fno-sanitize=undefined), a new one never does.
-        replacements = [tuple(p.rsplit("=", 1)) for p in pairs]
-        changed = relocate.relocate_tree(root, old, replacements)  # type: ignore[arg-type]
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text("\n".join(changed) + "\n")
-        jobs = [(root / c, root / c, None) for c in changed if c.endswith(".py")]
-        # Bytecode compiled under DESTDIR (ensurepip's pip) names the staging
-        # path: compile it again as if it lived at the install prefix.
-        jobs += relocate.pycs_mentioning(root, str(root))
-        self._recompile(root, old, jobs, log)
-
-    def _recompile(self, prefix: Path, old: str, jobs: list, log: Path) -> None:
-        """Write checked-hash .pyc files whose co_filename is under the neutral prefix."""
-        if not jobs:
-            return
-        code = ("import json, py_compile, sys\n"
-                "for src, cfile, dfile, opt in json.load(sys.stdin):\n"
-                "    for o in ([opt] if opt is not None else [0, 1, 2]):\n"
-                "        py_compile.compile(src, cfile=cfile if opt is not None else None, dfile=dfile,\n"
-                "                           optimize=o, doraise=True)\n")
-        todo = []
-        for src, pyc, opt in jobs:
-            dfile = old + "/" + src.relative_to(prefix).as_posix()
-            todo.append([str(src), str(pyc) if opt is not None else None, dfile, opt])
-        env = {"SOURCE_DATE_EPOCH": str(self.recipe.source_date_epoch)}
-        argv = [str(relocate.interpreter(prefix)), "-E", "-s", "-c", code]
-        res = self.runner.capture(argv, env={**os.environ, **env}, input=json.dumps(todo), timeout=600)
-        with open(log, "a") as f:
-            f.write(f"recompiled {len(todo)} modules\n{res.stdout}{res.stderr}")
-        if res.returncode != 0:
-            raise BuildError("recompiling relocated bytecode failed", step="cpython.relocate",
-                             log_path=str(log), log_tail=res.stderr[-2000:])
-
-    def _do_strip(self, plan: Plan, log: Path, prefix: str) -> None:
-        root = Path(prefix)
-        lib = relocate.find_version_dir(root)
-        for sub in ("test", "idlelib/idle_test", "tkinter/test", "lib2to3/tests"):
-            if (lib / sub).is_dir():
-                shutil.rmtree(lib / sub)
-        if self.recipe.cpython_shared:
-            # The static libpython (~50 MB) is only for embedding Python statically;
-            # the shared build's interpreter and extensions use libpython3.X.so.
-            for a in lib.glob("config-*/libpython*.a"):
-                a.unlink()
-        binaries = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and elf.is_elf(p)]
-        if binaries:
-            # --strip-unneeded: debug info and the static symbol tables; the
-            # dynamic symbols every loader and extension needs stay.
-            self.runner.run(["strip", "--strip-unneeded", *map(str, binaries)], log=log, step="cpython.strip")
-
-    def _do_package(self, plan: Plan, log: Path, prefix: str, name: str) -> None:  # pragma: no cover
-        raise AssertionError("packaging is done by Builder._package")
+    def _ctx(self, plan: Plan) -> actions.Context:
+        if self._context is None:
+            def package_(prefix: Path, name: str) -> None:
+                self._packaged = self._package(plan)
+            self._context = actions.Context(self.recipe, self.runner, self.sources, package_)
+        return self._context
 
     # -- packaging -------------------------------------------------------------
     def manifest(self, plan: Plan, files: dict) -> dict:
@@ -391,7 +197,7 @@ class Builder:
             "cpython": {"version": r.cpython.version, "shared": r.cpython_shared,
                         "interpreter": "bin/" + relocate.interpreter(plan.dirs.prefix).name},
             "trust": {"fallback": [list(x) for x in r.fallback], "windows_mode": r.windows_mode,
-                      "patch_sha256": sources_mod.sha256_text(self.ssl_patch), "opt_out_env": "PYBUILDSSL_NO_FALLBACK"},
+                      "patch_sha256": hashing.sha256_text(self.ssl_patch), "opt_out_env": "PYBUILDSSL_NO_FALLBACK"},
             "sources": [
                 {"name": s.name, "version": s.version, "sha256": s.sha256, "url": s.urls[0], "license": s.license}
                 for s in (r.openssl, r.cpython)
@@ -426,7 +232,7 @@ class Builder:
     def _package(self, plan: Plan) -> tuple[Path, dict, bool]:
         r = self.recipe
         epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or r.source_date_epoch)
-        key = sources_mod.sha256_text(json.dumps([plan.keys["cpython"], r.digest(), epoch, package.MANIFEST_SCHEMA,
+        key = hashing.sha256_text(json.dumps([plan.keys["cpython"], r.digest(), epoch, package.MANIFEST_SCHEMA,
                                self.build_paths()]))[:16]
         cached = self.cache_dir / "artifacts" / key / plan.artifact_name
         dest = self.dist_dir / plan.artifact_name
@@ -435,15 +241,14 @@ class Builder:
             self.ui.step(f"package: cached ({cached})")
             manifest = package.read_manifest(cached)
         else:
-            with self.ui.timed("package"):
-                files = package.file_table(plan.dirs.prefix)
-                manifest = self.manifest(plan, files)
-                package.write_archive(plan.dirs.prefix, manifest, cached, compression=r.compression, mtime=epoch)
+            files = package.file_table(plan.dirs.prefix)
+            manifest = self.manifest(plan, files)
+            package.write_archive(plan.dirs.prefix, manifest, cached, compression=r.compression, mtime=epoch)
             packaged = True
         self.dist_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.dist_dir / f".{plan.artifact_name}.tmp"
         shutil.copyfile(cached, tmp)
         os.replace(tmp, dest)
-        self.ui.info(f"artifact: {dest} ({human_size(dest.stat().st_size)}, sha256 {sources_mod.sha256_file(dest)})")
+        self.ui.info(f"artifact: {dest} ({human_size(dest.stat().st_size)}, sha256 {hashing.sha256_file(dest)})")
         return dest, manifest, packaged
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from .shipped import shipped_dir
 from . import __version__
 from .errors import PybuildsslError, RecipeError, UsageError
 
@@ -174,10 +174,7 @@ def linux_packages() -> list[str]:
 
 
 def _template(name: str) -> str:
-    try:
-        return resources.files("pybuildssl.templates").joinpath("ci", name).read_text("utf-8")
-    except (ImportError, OSError, TypeError, AttributeError):
-        return (Path(__file__).resolve().parent.parent / "templates" / "ci" / name).read_text("utf-8")
+    return (shipped_dir("templates") / "ci" / name).read_text("utf-8")
 
 
 def _env():

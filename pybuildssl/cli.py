@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -62,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--cache", type=Path, help="cache directory (default: $PYBUILDSSL_CACHE or ~/.cache/pybuildssl)")
     p.add_argument("-j", "--jobs", type=int, default=0)
+    p.add_argument("--toolchain-id", metavar="ID",
+                   help="the compiler identity the keys are computed for (default: ask the host's cc once; "
+                        "with it, plan reads nothing but the recipe)")
 
     p = _add(sub, "build", "fetch, build, patch, package (and verify) a recipe",
              "  pybuildssl build\n  pybuildssl build linux-x86_64-rhel --source-dir ~/tarballs\n"
@@ -208,11 +212,17 @@ def _load_recipe(args):
 
 @command("plan")
 def _cmd_plan(args, ui: UI) -> int:
-    from .build import Builder
+    from . import toolchain
+    from .cache import default_cache_dir
+    from .plan import make_plan
+    from .runner import Runner
 
     r = _load_recipe(args)
-    builder = Builder(r, cache_dir=args.cache, jobs=args.jobs, ui=ui)
-    plan = builder.plan()
+    cache = Path(args.cache or default_cache_dir())
+    # The compiler's identity is a build input (it enters every key): asked of the host
+    # (one `cc --version`) unless given, in which case nothing outside the recipe is read.
+    tc = args.toolchain_id or toolchain.identify(r, Runner(ui).capture, cache)
+    plan = make_plan(r, cache_dir=cache, jobs=args.jobs or r.jobs or os.cpu_count() or 2, toolchain=tc)
     if args.json:
         print(json.dumps(plan.to_json(), indent=2))
         return 0
@@ -307,7 +317,7 @@ def _cmd_verify(args, ui: UI) -> int:
     report = verify(args.path, layouts_arg=args.layouts, expect_openssl=args.expect_openssl, keep=args.keep,
                     progress=lambda s: ui.live(f"  verify: {s}"))
     report.allow_skipped = args.allow_skipped
-    ui._clear_live()
+    ui.clear_live()
     _show_report(report, ui, json_out=args.json, junit=args.junit)
     if args.keep:
         ui.info(f"extracted copy kept at {report.facts.get('workdir')}")
@@ -335,7 +345,7 @@ def _cmd_doctor(args, ui: UI) -> int:
     if not args.json:
         ui.live("  doctor: probing the interpreter")
     d = doctor.run(args.python, check_url=args.check_url)
-    ui._clear_live()
+    ui.clear_live()
     if args.json:
         print(json.dumps(doctor.to_json(d), indent=2))
     else:
@@ -382,11 +392,11 @@ def main(argv: list[str] | None = None) -> int:
         ui.error(e.message)
         if isinstance(e, BuildError):
             if e.log_tail:
-                ui._write("--- last lines of the log ---\n" + e.log_tail + "\n---")
+                ui.write("--- last lines of the log ---\n" + e.log_tail + "\n---")
             if e.log_path:
-                ui._write(f"log: {e.log_path}")
+                ui.write(f"log: {e.log_path}")
         if e.hint:
-            ui._write(f"hint: {e.hint}")
+            ui.write(f"hint: {e.hint}")
         return e.exit_code
     except KeyboardInterrupt:
         ui.error("interrupted")

@@ -22,8 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .steps import Dirs, Step
+
 if TYPE_CHECKING:  # pragma: no cover
-    from .plan import Dirs, Step
     from .recipe import Recipe
 
 #: Where components think they are installed (compiled into nothing that
@@ -150,8 +151,6 @@ def configure_args(recipe: "Recipe", d: "Dirs", name: str) -> list[str]:
 
 def steps(recipe: "Recipe", d: "Dirs", name: str, base_env: dict[str, str]) -> list["Step"]:
     """configure, make and install of one component (fetch/extract/patch come from plan.py)."""
-    from .plan import Step
-
     e = env(recipe, d, name, base_env)
     s = src(d, name)
     cwd = str(s / SPECS[name].subdir) if SPECS[name].subdir else str(s)
@@ -250,8 +249,6 @@ def cpython_configure_args(recipe: "Recipe") -> list[str]:
 
 
 def merge_step(recipe: "Recipe", d: "Dirs") -> list["Step"]:
-    from .plan import Step
-
     if not recipe.components:
         return []
     return [Step("cpython.deps", "cpython",

@@ -11,7 +11,6 @@ temp file beside its destination and published with ``os.replace``.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import lzma
@@ -21,6 +20,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
+
+from .hashing import sha256_file
 
 TOP = "python"
 MANIFEST = "PYBUILDSSL.json"
@@ -47,11 +48,7 @@ def file_table(root: Path) -> dict[str, dict[str, Any]]:
         elif stat.S_ISDIR(st.st_mode):
             continue
         elif stat.S_ISREG(st.st_mode):
-            h = hashlib.sha256()
-            with open(p, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-            out[rel] = {"type": "file", "sha256": h.hexdigest(), "size": st.st_size,
+            out[rel] = {"type": "file", "sha256": sha256_file(p), "size": st.st_size,
                         "mode": "0755" if st.st_mode & 0o111 else "0644"}
         else:
             raise ValueError(f"{p}: not a regular file, directory or symlink")

@@ -18,15 +18,15 @@ nothing else; a change to CPython's knobs alone rebuilds no library.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Mapping
 
-from . import components as components_mod
+from .hashing import sha256_json
+from . import components as components_mod, platforms, toolchain as tc, trust
 from .recipe import Recipe
+from .steps import Dirs, Step
 from .toolchain import Toolchain
 
 #: Bump to invalidate cached components after a change in how they are built.
@@ -34,50 +34,6 @@ OPENSSL_LOGIC_VERSION = "3"
 CPYTHON_LOGIC_VERSION = "5"  # 5: _sysconfigdata stays a literal; sysconfig relocates
 #: What --strip does (build.py _do_strip); enters the key of stripped builds only.
 STRIP_LOGIC_VERSION = "2"
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    component: str
-    argv: tuple[str, ...]
-    cwd: str
-    env: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def internal(self) -> bool:
-        return self.argv[0].startswith("pybuildssl:")
-
-
-@dataclass(frozen=True)
-class Dirs:
-    """Where a build works.  Computed from the cache dir and component keys."""
-
-    work: Path            # CACHE/work/KEY: sources and build trees (removed after success)
-    openssl_out: Path     # CACHE/components/openssl-KEY (DESTDIR of OpenSSL's install)
-    openssl_root: Path    # openssl_out + OPENSSL_PREFIX: what CPython is pointed at
-    cpython_out: Path     # CACHE/components/cpython-KEY (DESTDIR of CPython's install)
-    prefix: Path          # cpython_out + PYTHON_PREFIX: the installed tree
-    jobs: int
-    #: CACHE/components/NAME-KEY for each library component (Linux), in build order
-    component_out: Mapping[str, Path] = field(default_factory=dict)
-
-    @property
-    def deps(self) -> Path:
-        """The merged deps prefix's DESTDIR (components' trees, for CPython's configure)."""
-        return self.work / "deps"
-
-    @property
-    def openssl_src(self) -> Path:
-        return self.work / "openssl-src"
-
-    @property
-    def cpython_src(self) -> Path:
-        return self.work / "cpython-src"
-
-    @property
-    def cpython_build(self) -> Path:
-        return self.work / "cpython-build"
 
 
 @dataclass(frozen=True)
@@ -123,15 +79,13 @@ class Plan:
 
 
 def _h(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return sha256_json(parts, 16)
 
 
 def _toolchain(recipe: Recipe, toolchain: "str | Toolchain", cache_dir: Path = Path("/cache")) -> Toolchain:
     """A Toolchain; a bare string is an id (plans made without looking at the host)."""
     if isinstance(toolchain, Toolchain):
         return toolchain
-    from . import toolchain as tc
-
     if recipe.toolchain == "zig":
         return tc.describe(recipe, zig="zig", zig_version=toolchain, cache_dir=cache_dir)
     return Toolchain("cc", toolchain)
@@ -201,12 +155,17 @@ def _commands(recipe: Recipe, name: str) -> list:
     return [[s.name, list(s.argv), sorted(s.env.items())] for s in components_mod.steps(recipe, fake, name, {})]
 
 
-def make_plan(recipe: Recipe, *, cache_dir: Path, jobs: int, toolchain: "str | Toolchain", ssl_patch: str) -> Plan:
-    from . import platforms
+def render_ssl_patch(recipe: Recipe) -> str:
+    """The rendered trust block this recipe's ``ssl`` gets (it enters CPython's key)."""
+    return trust.render_patch(recipe.os, fallback=[tuple(x) for x in recipe.fallback],
+                              windows_mode=recipe.windows_mode)
 
+
+def make_plan(recipe: Recipe, *, cache_dir: Path, jobs: int, toolchain: "str | Toolchain",
+              ssl_patch: str | None = None) -> Plan:
     plat = platforms.get(recipe.os)
     tc = _toolchain(recipe, toolchain, cache_dir)
-    keys = component_keys(recipe, toolchain=tc, ssl_patch=ssl_patch)
+    keys = component_keys(recipe, toolchain=tc, ssl_patch=render_ssl_patch(recipe) if ssl_patch is None else ssl_patch)
     openssl_out = cache_dir / "components" / f"openssl-{keys['openssl']}"
     cpython_out = cache_dir / "components" / f"cpython-{keys['cpython']}"
     dirs = Dirs(

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from . import fsutil, package, sbom, sources
+from . import fsutil, hashing, package, sbom
 from .errors import UsageError
 
 DOWNLOADS_JSON = "python-downloads.json"
@@ -115,12 +115,12 @@ def publish(dist: Path, *, base_url: str | None = None, archives: list[Path] | N
             manifest = package.read_manifest(p)
         except (OSError, ValueError, KeyError, tarfile.TarError) as e:
             raise UsageError(f"{p}: not a pybuildssl artifact ({str(e).splitlines()[0]})") from None
-        sha = sources.sha256_file(p)
+        sha = hashing.sha256_file(p)
         rows.append((p.name, manifest, archive_url(base_url, p), sha))
         doc = json.dumps(sbom.cyclonedx(manifest, p.name, sha), indent=1) + "\n"
         files[dist / (p.name + sbom.SUFFIX)] = doc
         sums[p.name] = sha
-        sums[p.name + sbom.SUFFIX] = sources.sha256_text(doc)
+        sums[p.name + sbom.SUFFIX] = hashing.sha256_text(doc)
     files[dist / DOWNLOADS_JSON] = json.dumps(downloads_list(rows), indent=2) + "\n"
     files[dist / SUMS] = sha256sums(sums)
     fsutil.write_texts_atomic(files)
@@ -131,6 +131,6 @@ def write_sbom(archive: Path) -> Path:
     """The SBOM beside one archive (``ARCHIVE.cdx.json``), written atomically."""
     archive = Path(archive)
     dest = archive.parent / (archive.name + sbom.SUFFIX)
-    doc = sbom.cyclonedx(package.read_manifest(archive), archive.name, sources.sha256_file(archive))
+    doc = sbom.cyclonedx(package.read_manifest(archive), archive.name, hashing.sha256_file(archive))
     fsutil.write_texts_atomic({dest: json.dumps(doc, indent=1) + "\n"})
     return dest

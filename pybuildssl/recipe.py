@@ -12,158 +12,18 @@ Layers, lowest first: the ``extends`` chain, the recipe itself, then
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from . import _toml, layouts
 from .errors import RecipeError
-
-MIN_OPENSSL = (3, 2, 0)
-OSES = ("linux", "macos", "windows")
-ARCHES = ("x86_64", "aarch64", "arm64")
-COMPRESSIONS = ("gz", "xz", "zst")
-WINDOWS_TRUST_MODES = ("enumeration", "winstore", "both")
-TOOLCHAINS = ("auto", "zig", "cc")
-#: Third-party libraries built from source for Linux artifacts, in build order
-#: (pybuildssl/components.py says how each is built and what it feeds).
-COMPONENTS = ("zlib", "bzip2", "xz", "libffi", "sqlite", "ncurses", "readline", "libuuid",
-              "gdbm", "tcl", "tk")
-
-
-@dataclass(frozen=True)
-class Key:
-    type: type | tuple[type, ...]
-    default: Any
-    doc: str
-    choices: tuple[str, ...] = ()
-    required: bool = False
-
-
-def _source_schema(what: str, required: bool = True) -> dict[str, Key]:
-    need = "" if required else " (required when the component is built)"
-    return {
-        "version": Key(str, None, f"{what} version" + (", X.Y.Z" if required else "") + need, required=required),
-        "url": Key(str, None, "upstream URL; `{version}` is replaced" + need, required=required),
-        "mirrors": Key(list, [], "further URLs tried in order after `url`"),
-        "sha256": Key(str, None, "sha256 of the archive (64 hex digits)" + need, required=required),
-        "size": Key(int, 0, "size in bytes (0: not checked)"),
-        "license": Key(str, "", "SPDX licence expression of this source (what the SBOM and manifest say)"),
-        "configure_args": Key(list, [], "extra arguments appended to the configure command"),
-        "patches": Key(list, [], "files under recipes/patches/, each `{file = ..., sha256 = ...}`"),
-        "alternatives": Key(list, [], "other pinned tarballs of the same version (a distribution's repack), "
-                                      "each `{sha256 = ..., size = N, file = ..., url = ..., note = ...}`; "
-                                      "found in the cache or a --source-dir by sha256"),
-    }
-
-
-#: The one list of valid recipe keys.  Section -> key -> Key.
-SCHEMA: dict[str, dict[str, Key]] = {
-    "": {
-        "description": Key(str, "", "one line saying what the recipe is for"),
-        "extends": Key(str, "", "name of a recipe whose values this one starts from"),
-    },
-    "target": {
-        "os": Key(str, None, "operating system of the artifact", OSES, required=True),
-        "arch": Key(str, None, "CPU architecture", ARCHES, required=True),
-        "vendor": Key(str, "generic", "trust-store vendor from the layout table, `generic` or `auto` (the build host's)"),
-        "libc": Key(str, "glibc", "C library (linux): glibc or musl", ("glibc", "musl", "")),
-        "glibc": Key(str, "", "glibc floor (linux), X.Y: no ELF file may need a GLIBC_ symbol version above it; "
-                              "reached with Zig (`build.toolchain`); empty: the build host's glibc"),
-    },
-    "openssl": {
-        **_source_schema("OpenSSL"),
-        "openssldir": Key(str, "", "OPENSSLDIR; empty: from the layout table for target.vendor"),
-        "options": Key(list, ["no-shared", "no-module", "no-engine", "no-apps", "no-docs", "no-tests"],
-                       "OpenSSL Configure options (see docs/recipes.md for why these)"),
-    },
-    "cpython": {
-        **_source_schema("CPython"),
-        "optimizations": Key(bool, False, "--enable-optimizations (PGO; roughly triples build time)"),
-        "lto": Key(bool, False, "--with-lto"),
-        "shared": Key(bool, True, "--enable-shared (libpython as a shared library, $ORIGIN rpath)"),
-    },
-    "trust": {
-        "fallback": Key(bool, True, "bake the vendor fallback list into ssl.py"),
-        "windows_mode": Key(str, "enumeration", "Windows trust source", WINDOWS_TRUST_MODES),
-    },
-    "build": {
-        "jobs": Key(int, 0, "parallel make jobs (0: CPU count)"),
-        "strip": Key(bool, False, "strip debug info and symbol tables, drop the test suite and (shared builds) the static libpython"),
-        "compression": Key(str, "gz", "artifact compression", COMPRESSIONS),
-        "source_date_epoch": Key(int, 1700000000, "mtime of every archive member (SOURCE_DATE_EPOCH wins)"),
-        "verify": Key(bool, True, "run `pybuildssl verify` after the build"),
-        "cflags": Key(str, "", "extra CFLAGS for every component"),
-        "toolchain": Key(str, "auto", "C toolchain: `zig` (targets `target.glibc`), `cc` (the host's $CC), "
-                                      "`auto` (zig when a glibc floor is set on Linux)", TOOLCHAINS),
-    },
-    "components": {
-        "tkinter": Key(bool, False, "build Tcl/Tk and _tkinter (Linux: the artifact then needs libX11 from the host)"),
-        "gdbm": Key(bool, False, "build GNU dbm and the _gdbm/_dbm modules (GPL-3.0)"),
-    },
-    "verify": {
-        "allow_libraries": Key(list, [], "shared libraries the artifact may need besides glibc's family"),
-    },
-}
-
-for _c in COMPONENTS:
-    SCHEMA[_c] = _source_schema(_c, required=False)
-
-SOURCE_SECTIONS = ("openssl", "cpython")
-
-
-@dataclass(frozen=True)
-class Alternative:
-    """Another tarball of the same version, pinned by its own sha256 and size
-    (for example a distribution's repack of the upstream release)."""
-
-    sha256: str
-    size: int
-    file: str = ""
-    url: str = ""
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Source:
-    name: str
-    version: str
-    url: str
-    mirrors: tuple[str, ...]
-    sha256: str
-    size: int
-    configure_args: tuple[str, ...]
-    patches: tuple[Mapping[str, str], ...]
-    alternatives: tuple[Alternative, ...] = ()
-    license: str = ""
-
-    @property
-    def urls(self) -> tuple[str, ...]:
-        return tuple(u.replace("{version}", self.version) for u in (self.url, *self.mirrors))
-
-    @property
-    def pins(self) -> tuple[tuple[str, int], ...]:
-        """(sha256, size) of every acceptable tarball, the upstream one first (size 0: unchecked)."""
-        return ((self.sha256, self.size), *((a.sha256, a.size) for a in self.alternatives))
-
-    def pinned_as(self, sha256: str) -> str:
-        """"primary", "alternative" or "" for a tarball with this sha256."""
-        if sha256 == self.sha256:
-            return "primary"
-        return "alternative" if any(a.sha256 == sha256 for a in self.alternatives) else ""
-
-    @property
-    def filename(self) -> str:
-        return self.urls[0].rsplit("/", 1)[-1]
-
-    @property
-    def version_tuple(self) -> tuple[int, ...]:
-        return tuple(int(x) for x in re.findall(r"\d+", self.version)[:3])
-
+from .hashing import sha256_json
+from .recipe_schema import COMPONENTS, MIN_OPENSSL, SCHEMA, SOURCE_SECTIONS
+from .recipe_source import Source, source as _source
+from .shipped import shipped_dir
 
 @dataclass(frozen=True)
 class Recipe:
@@ -210,17 +70,14 @@ class Recipe:
 
     def digest(self) -> str:
         """sha256 of the resolved recipe: part of every cache key and the manifest."""
-        return hashlib.sha256(json.dumps(self.raw, sort_keys=True).encode()).hexdigest()
+        return sha256_json(self.raw)
 
 
 # ----------------------------------------------------------------- finding ---
 
 def builtin_dir() -> Path:
     """recipes/ (shipped inside the wheel as pybuildssl.recipes)."""
-    try:
-        return Path(str(resources.files("pybuildssl.recipes")))
-    except ModuleNotFoundError:  # running from a checkout without install
-        return Path(__file__).resolve().parent.parent / "recipes"
+    return shipped_dir("recipes")
 
 
 def available() -> dict[str, Path]:
@@ -390,19 +247,7 @@ def _typed(section: str, key: str, value: Any, where: str) -> Any:
 def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
              host_vendor: Callable[[], str]) -> Recipe:
     merged, origin = _merge(layers)
-    values: dict[str, dict[str, Any]] = {}
-    for section, keys in SCHEMA.items():
-        given = merged if section == "" else merged.get(section, {})
-        out = values.setdefault(section, {})
-        for key, spec in keys.items():
-            dotted = f"{section}.{key}" if section else key
-            if key in given:
-                out[key] = _typed(section, key, given[key], origin.get(dotted, str(path)))
-            elif spec.required:
-                raise RecipeError(f"{path}: missing required key {dotted!r}",
-                                  hint="add it to the recipe or to the recipe it extends")
-            else:
-                out[key] = spec.default
+    values = _values(path, merged, origin)
     where = str(path)
     sources = {s: _source(s, values[s], origin, where) for s in SOURCE_SECTIONS}
     ossl = sources["openssl"]
@@ -412,26 +257,8 @@ def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
             "pybuildssl needs OpenSSL 3.2 or newer",
             hint="OpenSSL 3.2 brought the store APIs this project relies on; pin 3.5 (LTS) or later")
     target = values["target"]
-    table = layouts.load()
-    vendor = target["vendor"]
-    if vendor == "auto":
-        vendor = host_vendor()
-    if vendor != "generic":
-        table.vendor(vendor, where=f"{origin.get('target.vendor', where)}: key 'target.vendor'")
-    openssldir = values["openssl"]["openssldir"] or table.openssldir(
-        target["os"], vendor, where=f"{origin.get('target.vendor', where)}: key 'target.vendor'")
-    if target["os"] == "windows" and "no-winstore" in values["openssl"]["options"]:
-        raise RecipeError(f"{origin.get('openssl.options', where)}: key 'openssl.options' has 'no-winstore'",
-                          hint="Windows recipes need OpenSSL's winstore loader; remove the option")
-    fallback = tuple(table.fallback(target["os"])) if values["trust"]["fallback"] else ()
-    glibc = target["glibc"]
-    if glibc and (not re.match(r"^2\.\d+$", glibc) or target["os"] != "linux" or target["libc"] != "glibc"):
-        raise RecipeError(f"{origin.get('target.glibc', where)}: key 'target.glibc' is {glibc!r}",
-                          hint="a glibc floor is X.Y (for example 2.17) and only for Linux glibc targets; "
-                               "empty means the build host's glibc")
-    toolchain = values["build"]["toolchain"]
-    if toolchain == "auto":
-        toolchain = "zig" if glibc else "cc"
+    vendor, openssldir, fallback = _trust_facts(values, origin, where, host_vendor)
+    glibc, toolchain = _glibc_and_toolchain(values, origin, where)
     components: dict[str, Source] = {}
     if target["os"] == "linux":
         for name in enabled_components(values["components"]):
@@ -458,6 +285,56 @@ def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
     )
 
 
+def _values(path: Path, merged: dict[str, Any], origin: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Every schema key: the merged value (type-checked) or its default; a missing required key fails."""
+    values: dict[str, dict[str, Any]] = {}
+    for section, keys in SCHEMA.items():
+        given = merged if section == "" else merged.get(section, {})
+        out = values.setdefault(section, {})
+        for key, spec in keys.items():
+            dotted = f"{section}.{key}" if section else key
+            if key in given:
+                out[key] = _typed(section, key, given[key], origin.get(dotted, str(path)))
+            elif spec.required:
+                raise RecipeError(f"{path}: missing required key {dotted!r}",
+                                  hint="add it to the recipe or to the recipe it extends")
+            else:
+                out[key] = spec.default
+    return values
+
+
+def _trust_facts(values: dict[str, dict[str, Any]], origin: dict[str, str], where: str,
+                 host_vendor: Callable[[], str]) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """The vendor, OPENSSLDIR and fallback list, from the layout table (the one source of both)."""
+    target = values["target"]
+    table = layouts.load()
+    vendor = target["vendor"]
+    if vendor == "auto":
+        vendor = host_vendor()
+    if vendor != "generic":
+        table.vendor(vendor, where=f"{origin.get('target.vendor', where)}: key 'target.vendor'")
+    openssldir = values["openssl"]["openssldir"] or table.openssldir(
+        target["os"], vendor, where=f"{origin.get('target.vendor', where)}: key 'target.vendor'")
+    if target["os"] == "windows" and "no-winstore" in values["openssl"]["options"]:
+        raise RecipeError(f"{origin.get('openssl.options', where)}: key 'openssl.options' has 'no-winstore'",
+                          hint="Windows recipes need OpenSSL's winstore loader; remove the option")
+    fallback = tuple(table.fallback(target["os"])) if values["trust"]["fallback"] else ()
+    return vendor, openssldir, fallback
+
+
+def _glibc_and_toolchain(values: dict[str, dict[str, Any]], origin: dict[str, str], where: str) -> tuple[str, str]:
+    target = values["target"]
+    glibc = target["glibc"]
+    if glibc and (not re.match(r"^2\.\d+$", glibc) or target["os"] != "linux" or target["libc"] != "glibc"):
+        raise RecipeError(f"{origin.get('target.glibc', where)}: key 'target.glibc' is {glibc!r}",
+                          hint="a glibc floor is X.Y (for example 2.17) and only for Linux glibc targets; "
+                               "empty means the build host's glibc")
+    toolchain = values["build"]["toolchain"]
+    if toolchain == "auto":
+        toolchain = "zig" if glibc else "cc"
+    return glibc, toolchain
+
+
 def enabled_components(switches: Mapping[str, Any]) -> list[str]:
     """Component sections a Linux build compiles, in build order."""
     off = set()
@@ -468,56 +345,3 @@ def enabled_components(switches: Mapping[str, Any]) -> list[str]:
     return [c for c in COMPONENTS if c not in off]
 
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def _source(section: str, v: dict[str, Any], origin: dict[str, str], where: str,
-            component: bool = False) -> Source:
-    for key in ("version", "url", "sha256"):
-        if v[key] is None:
-            raise RecipeError(f"{where}: missing required key '{section}.{key}'",
-                              hint=f"component {section} is built for this target: pin it "
-                                   "(recipes/_common.toml holds the shipped pins)")
-    sha = v["sha256"].lower()
-    w = origin.get(f"{section}.sha256", where)
-    if not _HEX64.match(sha):
-        raise RecipeError(f"{w}: key '{section}.sha256' must be 64 hex digits, got {v['sha256']!r}")
-    if component and not re.match(r"^\d+(\.\d+)+([-+.~][0-9A-Za-z.+-]+)?$", v["version"]):
-        raise RecipeError(f"{origin.get(section + '.version', where)}: key '{section}.version' "
-                          f"must look like X.Y[.Z][-SUFFIX], got {v['version']!r}")
-    if not component and not re.match(r"^\d+\.\d+\.\d+", v["version"]):
-        raise RecipeError(f"{origin.get(section + '.version', where)}: key '{section}.version' "
-                          f"must look like X.Y.Z, got {v['version']!r}")
-    # A pin belongs to a version: whoever changes the version must give its sha256.
-    v_from = origin.get(f"{section}.version")
-    if v_from and v_from != origin.get(f"{section}.sha256"):
-        raise RecipeError(
-            f"{v_from}: key '{section}.version' is changed to {v['version']!r} "
-            f"without a matching '{section}.sha256' (the pin comes from {origin.get(section + '.sha256')})",
-            hint=f"set {section}.sha256 (and {section}.size) for {v['version']} in the same place")
-    size = v["size"] if origin.get(f"{section}.size") == v_from else 0
-    alternatives: list[Alternative] = []
-    # Alternatives are pins of the version set in the same layer; a later
-    # layer that changes the version drops them (as it drops the size).
-    if origin.get(f"{section}.alternatives") == v_from:
-        aw = origin.get(f"{section}.alternatives", where)
-        for i, a in enumerate(v["alternatives"]):
-            ok = (isinstance(a, dict) and _HEX64.match(str(a.get("sha256", "")).lower())
-                  and isinstance(a.get("size"), int) and not isinstance(a.get("size"), bool) and a["size"] > 0
-                  and set(a) <= {"sha256", "size", "file", "url", "note"}
-                  and all(isinstance(a.get(k, ""), str) for k in ("file", "url", "note")))
-            if not ok:
-                raise RecipeError(f"{aw}: key '{section}.alternatives[{i}]' must be "
-                                  "{sha256 = \"64 hex digits\", size = BYTES, file = \"NAME\", url = \"URL\", "
-                                  "note = \"TEXT\"} (file, url and note optional)")
-            alternatives.append(Alternative(sha256=a["sha256"].lower(), size=a["size"], file=a.get("file", ""),
-                                            url=a.get("url", ""), note=a.get("note", "")))
-    for i, p in enumerate(v["patches"]):
-        if not (isinstance(p, dict) and isinstance(p.get("file"), str) and _HEX64.match(str(p.get("sha256", "")))):
-            raise RecipeError(f"{origin.get(section + '.patches', where)}: key '{section}.patches[{i}]' "
-                              "must be {file = \"NAME\", sha256 = \"64 hex digits\"}")
-    return Source(
-        name=section, version=v["version"], url=v["url"], mirrors=tuple(v["mirrors"]),
-        sha256=sha, size=size, configure_args=tuple(v["configure_args"]),
-        patches=tuple(v["patches"]), alternatives=tuple(alternatives), license=v["license"],
-    )

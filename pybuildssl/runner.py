@@ -64,30 +64,7 @@ class Runner:
 
                 logf.write(f"> {shlex.join(argv)}\n".encode())
                 logf.flush()
-            # A reader thread, not selectors: pipes cannot be selected on Windows.
-            chunks: queue.Queue[bytes] = queue.Queue()
-            reader = threading.Thread(target=_pump, args=(proc.stdout, chunks), daemon=True)
-            reader.start()
-            partial = b""
-            while True:
-                try:
-                    chunk = chunks.get(timeout=1.0)
-                except queue.Empty:
-                    beat.tick(tail[-1] if tail else "")
-                    continue
-                if not chunk:
-                    break
-                if logf:
-                    logf.write(chunk)
-                partial += chunk
-                *lines, partial = partial.split(b"\n")
-                for raw in lines:
-                    text = raw.decode("utf-8", "replace").rstrip("\r")
-                    tail.append(text)
-                    self.ui.output(text)
-                beat.tick(tail[-1] if tail else "")
-            if partial:
-                tail.append(partial.decode("utf-8", "replace"))
+            self._stream(proc, logf, tail, beat)
             code = proc.wait()
         except BaseException:
             proc.kill()
@@ -96,7 +73,7 @@ class Runner:
         finally:
             if logf:
                 logf.close()
-            self.ui._clear_live()
+            self.ui.clear_live()
         if code != 0:
             raise BuildError(
                 f"step {label!r} failed (exit code {code})",
@@ -104,6 +81,32 @@ class Runner:
                 log_tail="\n".join(tail),
                 hint=f"read the full log: {log_path}" if log_path else None,
             )
+
+    def _stream(self, proc: subprocess.Popen, logf, tail: "collections.deque[str]", beat: Heartbeat) -> None:
+        """Copy the command's output to its log and the transcript, line by line, beating while quiet."""
+        # A reader thread, not selectors: pipes cannot be selected on Windows.
+        chunks: queue.Queue[bytes] = queue.Queue()
+        threading.Thread(target=_pump, args=(proc.stdout, chunks), daemon=True).start()
+        partial = b""
+        while True:
+            try:
+                chunk = chunks.get(timeout=1.0)
+            except queue.Empty:
+                beat.tick(tail[-1] if tail else "")
+                continue
+            if not chunk:
+                break
+            if logf:
+                logf.write(chunk)
+            partial += chunk
+            *lines, partial = partial.split(b"\n")
+            for raw in lines:
+                text = raw.decode("utf-8", "replace").rstrip("\r")
+                tail.append(text)
+                self.ui.output(text)
+            beat.tick(tail[-1] if tail else "")
+        if partial:
+            tail.append(partial.decode("utf-8", "replace"))
 
     def capture(self, argv: Sequence[str], *, cwd: str | Path | None = None,
                 env: Mapping[str, str] | None = None, timeout: float = 120,

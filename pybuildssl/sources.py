@@ -27,23 +27,12 @@ from typing import Iterable
 
 from .archive import extract  # noqa: F401  (callers use sources.extract)
 from .errors import SourceError
-from .recipe import Source
+from .hashing import sha256_file, sha256_text  # noqa: F401  (callers of sources.sha256_*)
+from .recipe_source import Source
 from .ui import UI, human_size
 
 CHUNK = 1 << 20
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tar.zst", ".tar", ".zip")
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def source_dirs_from_env() -> list[Path]:

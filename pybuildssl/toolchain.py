@@ -17,14 +17,13 @@ and :func:`identify` look at the host, :func:`install` writes the wrappers.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
+from .hashing import sha256_json
 from .errors import PrerequisiteError
 
 #: The ziglang release this project builds and tests with (ci/setup.sh installs it).
@@ -143,7 +142,7 @@ def describe(recipe, *, zig: str = "zig", zig_version: str = "?", cache_dir: Pat
                           hint="set target.glibc (for example 2.17) or build.toolchain = \"cc\"")
     target = zig_target(recipe)
     flags = " ".join(ZIG_FLAGS)
-    key = hashlib.sha256(json.dumps([WRAPPER, zig, target, flags, str(zig_cache)]).encode()).hexdigest()[:16]
+    key = sha256_json([WRAPPER, zig, target, flags, str(zig_cache)], 16)
     bin_dir = cache_dir / "toolchain" / f"zig-{key}" / "bin"
     empty = bin_dir / "empty.c"
     texts = {tool: WRAPPER.format(tool=tool, target=target, flags=flags, zig=_sq(zig),

@@ -3,7 +3,7 @@
 The patch is a block of Python appended to the END of CPython's ``Lib/ssl.py``
 (so it costs no extra import and lives in the same ``.pyc``), between two
 marker lines.  What it does at run time is the trust-resolution contract of
-docs/design.md; the code itself is ``templates/ssl_patch.py.j2``.
+docs/trust-contract.md (the project design: ../shared/design.md); the code itself is ``templates/ssl_patch.py.j2``.
 
 Deciding and acting are kept apart:
 
@@ -19,16 +19,16 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import difflib
-import hashlib
 import json
 import os
 import re
 import subprocess
 import tempfile
-from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from .shipped import shipped_dir
+from .hashing import sha256_bytes
 from . import layouts
 from .errors import PatchError
 
@@ -67,12 +67,7 @@ Log = Callable[[str], None]
 # --------------------------------------------------------------- render ----
 
 def _template_text() -> str:
-    name = "ssl_patch.py.j2"
-    try:  # installed: templates/ ships as the pybuildssl.templates package
-        return resources.files("pybuildssl.templates").joinpath(name).read_text("utf-8")
-    except (ImportError, OSError, TypeError, AttributeError):
-        pass
-    return (Path(__file__).resolve().parent.parent / "templates" / name).read_text("utf-8")
+    return (shipped_dir("templates") / "ssl_patch.py.j2").read_text("utf-8")
 
 
 def _py_literal(value: object) -> str:
@@ -280,7 +275,7 @@ def detect_target_os(ssl_py: Path) -> str:
 # ---------------------------------------------------------------- files ----
 
 def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return sha256_bytes(data)
 
 
 def _decode(data: bytes) -> str:

@@ -32,12 +32,14 @@ class UI:
     def _paint(self, text: str, code: str) -> str:
         return f"\033[{code}m{text}\033[0m" if self.color else text
 
-    def _write(self, line: str) -> None:
-        self._clear_live()
+    def write(self, line: str) -> None:
+        """One plain line (no mark, no colour), after clearing a live line."""
+        self.clear_live()
         self.stream.write(line + "\n")
         self.stream.flush()
 
-    def _clear_live(self) -> None:
+    def clear_live(self) -> None:
+        """End a live (overwritten) progress line before output that is not ours."""
         if self._live:
             self.stream.write("\r\033[K")
             self._live = False
@@ -45,36 +47,36 @@ class UI:
     # -- kinds of line -----------------------------------------------------
     def step(self, text: str) -> None:
         if self.level >= NORMAL:
-            self._write(self._paint("* ", "1;34") + text)
+            self.write(self._paint("* ", "1;34") + text)
 
     def command(self, argv: list[str] | tuple[str, ...], cwd: str | None = None) -> None:
         if self.level >= VERBOSE:
             import shlex
 
             where = f"  (in {cwd})" if cwd else ""
-            self._write(self._paint("> ", "2") + shlex.join(argv) + where)
+            self.write(self._paint("> ", "2") + shlex.join(argv) + where)
 
     def output(self, line: str) -> None:
         if self.level >= VERBOSE:
-            self._write(self._paint("< ", "2") + line.rstrip("\n"))
+            self.write(self._paint("< ", "2") + line.rstrip("\n"))
 
     def info(self, text: str) -> None:
         if self.level >= NORMAL:
-            self._write("  " + text)
+            self.write("  " + text)
 
     def warn(self, text: str) -> None:
         if self.github:
-            self._write(f"::warning::{text}")
-        self._write(self._paint("! ", "1;33") + text)
+            self.write(f"::warning::{text}")
+        self.write(self._paint("! ", "1;33") + text)
 
     def error(self, text: str) -> None:
         if self.github:
-            self._write("::error::" + text.replace("\n", "%0A"))
-        self._write(self._paint("ERROR ", "1;31") + text)
+            self.write("::error::" + text.replace("\n", "%0A"))
+        self.write(self._paint("ERROR ", "1;31") + text)
 
     def done(self, text: str, seconds: float) -> None:
         if self.level >= NORMAL:
-            self._write(f"  {self._paint('✓', '32') if self.color else 'ok'} {text} {seconds:.1f}s")
+            self.write(f"  {self._paint('✓', '32') if self.color else 'ok'} {text} {seconds:.1f}s")
 
     # -- progress ------------------------------------------------------------
     def live(self, text: str) -> None:
@@ -88,12 +90,12 @@ class UI:
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
         if self.github:
-            self._write(f"::group::{title}")
+            self.write(f"::group::{title}")
         try:
             yield
         finally:
             if self.github:
-                self._write("::endgroup::")
+                self.write("::endgroup::")
 
     @contextmanager
     def timed(self, title: str) -> Iterator[None]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from . import linux, macos, windows
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..plan import Dirs, Step
+    from ..steps import Dirs, Step
     from ..recipe import Recipe
 
 
@@ -24,6 +24,10 @@ class Platform(Protocol):
 
     def openssl_steps(self, recipe: "Recipe", d: "Dirs") -> "list[Step]": ...
     def cpython_steps(self, recipe: "Recipe", d: "Dirs") -> "list[Step]": ...
+    #: Tools a build of ``recipe`` needs on PATH: tool -> what provides it.
+    def prerequisites(self, recipe: "Recipe") -> dict[str, str]: ...
+    #: How to install the missing ones on the host that builds for this target.
+    def install_hint(self, missing: dict[str, str]) -> str: ...
 
 
 REGISTRY: dict[str, ModuleType] = {"linux": linux, "macos": macos, "windows": windows}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..plan import Step
+from ..steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..plan import Dirs
+    from ..steps import Dirs
     from ..recipe import Recipe
 
 OPENSSL_PREFIX = "/opt/pybuildssl/openssl"

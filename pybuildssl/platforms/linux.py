@@ -14,10 +14,10 @@ from . import _posix
 from .. import components
 from ._posix import OPENSSL_PREFIX, PYTHON_PREFIX  # noqa: F401  (the Platform protocol)
 from ..errors import RecipeError
-from ..plan import Step
+from ..steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..plan import Dirs
+    from ..steps import Dirs
     from ..recipe import Recipe
 
 OPENSSL_TARGETS = {"x86_64": "linux-x86_64", "aarch64": "linux-aarch64"}
@@ -26,10 +26,41 @@ OPENSSL_TARGETS = {"x86_64": "linux-x86_64", "aarch64": "linux-aarch64"}
 #: every library is a component built from source.  ``cc`` is checked only
 #: for the cc toolchain (Zig brings its own compiler and libc headers).
 PREREQUISITES = {
-    "cc": "gcc", "make": "make", "perl": "perl", "patchelf": "patchelf", "ar": "binutils",
+    "cc": "gcc", "make": "make", "perl": "perl", "patchelf": "patchelf", "ar": "binutils", "patch": "patch",
     # Debian's libffi orig is a git tree without configure (components.py)
     "autoreconf": "autoconf", "automake": "automake", "libtoolize": "libtool",
 }
+
+
+#: The package manager command of each host family (os-release ID / ID_LIKE) and whether it
+#: takes Debian's package names.
+INSTALLERS = (("debian", "apt-get install -y"), ("ubuntu", "apt-get install -y"))
+
+
+def prerequisites(recipe: "Recipe") -> dict[str, str]:
+    """Tools this recipe's build needs on a Linux host: tool -> Debian package."""
+    needed = dict(PREREQUISITES)
+    if recipe.toolchain == "zig":
+        del needed["cc"]  # Zig brings its own compiler
+    if "libffi" not in recipe.components:
+        for tool in ("autoreconf", "automake", "libtoolize"):
+            del needed[tool]
+    return needed
+
+
+def install_hint(missing: dict[str, str], os_release: str = "/etc/os-release") -> str:
+    """The host's own install command when it is a Debian-family host; else the package names."""
+    packages = " ".join(sorted(set(missing.values())))
+    try:
+        text = open(os_release).read()
+    except OSError:
+        text = ""
+    family = " ".join(line.split("=", 1)[1].strip('"') for line in text.splitlines()
+                      if line.startswith(("ID=", "ID_LIKE=")))
+    for name, command in INSTALLERS:
+        if name in family.split():
+            return f"install them: {command} {packages}"
+    return f"install the packages that provide them (Debian names: {packages}) with this host's package manager"
 
 
 def _check(recipe: "Recipe") -> None:

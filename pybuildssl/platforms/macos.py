@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING
 from . import _posix
 from ._posix import OPENSSL_PREFIX, PYTHON_PREFIX  # noqa: F401  (the Platform protocol)
 from ..errors import RecipeError
-from ..plan import Step
+from ..steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..plan import Dirs
+    from ..steps import Dirs
     from ..recipe import Recipe
 
 OPENSSL_TARGETS = {"arm64": "darwin64-arm64-cc", "x86_64": "darwin64-x86_64-cc"}
@@ -45,6 +45,14 @@ PREREQUISITES = {"cc": "Xcode Command Line Tools (xcode-select --install)",
                  "make": "Xcode Command Line Tools", "perl": "macOS (/usr/bin/perl)",
                  "install_name_tool": "Xcode Command Line Tools", "codesign": "macOS"}
 INSTALL_HINT = "install the Xcode Command Line Tools: xcode-select --install"
+
+
+def prerequisites(recipe: "Recipe") -> dict[str, str]:
+    return dict(PREREQUISITES)
+
+
+def install_hint(missing: dict[str, str]) -> str:
+    return INSTALL_HINT
 
 
 def _check(recipe: "Recipe") -> None:

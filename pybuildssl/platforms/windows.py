@@ -56,10 +56,10 @@ from pathlib import PureWindowsPath
 from typing import TYPE_CHECKING
 
 from ..errors import RecipeError
-from ..plan import Step
+from ..steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..plan import Dirs
+    from ..steps import Dirs
     from ..recipe import Recipe
 
 OPENSSL_TARGETS = {"x86_64": "VC-WIN64A", "arm64": "VC-WIN64-ARM"}
@@ -98,6 +98,14 @@ PREREQUISITES = {
 PREREQUISITES_X86_64 = {"nasm": "NASM 2.09 or newer (VC-WIN64A's assembler)"}
 INSTALL_HINT = ("install Visual Studio Build Tools (C++), Strawberry Perl, NASM and Git for Windows, "
                 "then build from a developer prompt; docs/windows.md lists the commands")
+
+
+def prerequisites(recipe: "Recipe") -> dict[str, str]:
+    return {**PREREQUISITES, **(PREREQUISITES_X86_64 if recipe.arch == "x86_64" else {})}
+
+
+def install_hint(missing: dict[str, str]) -> str:
+    return INSTALL_HINT + ": " + "; ".join(f"{tool}: {what}" for tool, what in missing.items())
 
 #: Roots under which only administrators can create or change files on a
 #: default Windows installation (system drive C:).  C:\ itself, C:\ProgramData,

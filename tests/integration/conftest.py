@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from pybuildssl import sources
+from pybuildssl import archive, sources
+from pybuildssl.cache import default_cache_dir
 
 from _helpers import MOVED, REPO, run_cli
 
 
 def _cache() -> Path:
-    env = os.environ.get("PYBUILDSSL_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "pybuildssl"
+    return default_cache_dir()
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +88,7 @@ def manifest(artifact) -> dict:
 def moved_prefix(tmp_path_factory, artifact) -> Path:
     """The artifact unpacked somewhere else than it was built, under a name with a space."""
     dest = tmp_path_factory.mktemp("relocated") / MOVED / "python"
-    return sources.extract(artifact, dest)
+    return archive.extract(artifact, dest)
 
 
 @pytest.fixture(scope="session")

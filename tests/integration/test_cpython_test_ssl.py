@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pybuildssl import sources, trust
+from pybuildssl import archive, trust
 from pybuildssl.verify.sandbox import clean_env
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,7 @@ def run_test_ssl(python: Path, junit: Path) -> tuple[set[str], int]:
 
 
 def test_patched_ssl_passes_cpythons_test_ssl_with_no_new_failures(artifact, moved_prefix, manifest, tmp_path):
-    stock = sources.extract(artifact, tmp_path / "stock copy")
+    stock = archive.extract(artifact, tmp_path / "stock copy")
     ver = manifest["cpython"]["version"].rsplit(".", 1)[0]
     ssl_py = stock / "lib" / f"python{ver}" / "ssl.py"
     ssl_py.write_text(trust.strip_from_text(ssl_py.read_text(encoding="utf-8")), encoding="utf-8")

@@ -171,7 +171,7 @@ def unpatched(tmp_path_factory, source_sets) -> tuple[Path, str]:
     every component but OpenSSL and CPython with the session's build, and is cached like it.
     PYBUILDSSL_TEST_UNPATCHED_ARTIFACT may point at such an archive instead.
     """
-    from pybuildssl import relocate, sources
+    from pybuildssl import archive, relocate
 
     given = os.environ.get("PYBUILDSSL_TEST_UNPATCHED_ARTIFACT")
     if not given:
@@ -181,7 +181,7 @@ def unpatched(tmp_path_factory, source_sets) -> tuple[Path, str]:
         assert r.returncode == 0, f"the unpatched control build failed:\n{r.stderr[-3000:]}"
         given = json.loads(r.stdout)["artifact"]
     dest = tmp_path_factory.mktemp("unpatched") / "py"
-    sources.extract(Path(given), dest, strip_top=True)
+    archive.extract(Path(given), dest, strip_top=True)
     return relocate.interpreter(dest), "/etc/ssl"
 
 

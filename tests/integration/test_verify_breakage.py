@@ -24,14 +24,14 @@ import pytest
 import _helpers
 from _helpers import run_cli
 from _interpreters import MINORS, stock_prefix
-from pybuildssl import package, sources, trust
+from pybuildssl import archive, package, trust
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def unpacked(artifact, tmp_path) -> Path:
-    return sources.extract(artifact, tmp_path / "unpacked")
+    return archive.extract(artifact, tmp_path / "unpacked")
 
 
 def repack(root: Path, manifest: dict, tmp_path: Path) -> Path:

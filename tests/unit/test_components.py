@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pybuildssl import components, recipe, sources, toolchain
+from pybuildssl import components, recipe, recipe_source, sources, toolchain
 from pybuildssl.errors import PrerequisiteError, RecipeError
 from pybuildssl.plan import component_keys, make_plan
 from pybuildssl.verify import checks, elf
@@ -288,11 +288,11 @@ def test_the_source_door_accepts_an_alternative_and_says_which(tmp_path):
     assert r.components["zlib"].alternatives == ()
     src = recipe.Source(name="zlib", version="1.3.1", url="https://example.invalid/zlib-{version}.tar.gz",
                         mirrors=(), sha256="f" * 64, size=10, configure_args=(), patches=(),
-                        alternatives=(recipe.Alternative(sha256=sha, size=len(data), file="zlib.orig.tar.gz"),))
+                        alternatives=(recipe_source.Alternative(sha256=sha, size=len(data), file="zlib.orig.tar.gz"),))
     door = sources.Sources(tmp_path / "cache", [d], offline=True)
     path, pin = door.fetch_pinned(src)
     assert path == d / "whatever-name.tar.gz" and pin == sha and src.pinned_as(pin) == "alternative"
-    missing = recipe.Source(**{**src.__dict__, "alternatives": (recipe.Alternative(sha256="e" * 64, size=3),)})
+    missing = recipe_source.Source(**{**src.__dict__, "alternatives": (recipe_source.Alternative(sha256="e" * 64, size=3),)})
     with pytest.raises(sources.SourceError) as e:
         door.fetch_pinned(missing)
     assert "e" * 64 in str(e.value) and "f" * 64 in str(e.value)
@@ -337,7 +337,8 @@ def test_libcrypt_is_not_in_glibcs_family_any_more():
 # ------------------------------------------------------------------ --strip ---
 
 def test_strip_drops_tests_and_the_static_libpython_and_strips_unneeded(tmp_path):
-    from pybuildssl.build import Builder
+    from pybuildssl import actions
+    from pybuildssl.steps import Step
 
     class FakeRunner:
         def __init__(self):
@@ -354,8 +355,9 @@ def test_strip_drops_tests_and_the_static_libpython_and_strips_unneeded(tmp_path
     (lib / "config-3.13-x86_64-linux-gnu" / "libpython3.13.a").write_bytes(b"!<arch>\n")
     (root / "lib" / "libpython3.13.so.1.0").write_bytes(b"\x7fELF" + b"\0" * 60)
     runner = FakeRunner()
-    b = Builder(recipe.load("linux-x86_64-generic", ["build.strip=true"]), cache_dir=tmp_path / "c", runner=runner)
-    b._do_strip(None, tmp_path / "strip.log", str(root))
+    ctx = actions.Context(recipe.load("linux-x86_64-generic", ["build.strip=true"]), runner, None, None)
+    actions.strip(ctx, Step("cpython.strip", "cpython", ("pybuildssl:strip", str(root)), str(root)),
+                  tmp_path / "strip.log", str(root))
     assert not (lib / "test").exists() and not list(lib.glob("config-*/libpython*.a"))
     assert runner.calls == [["strip", "--strip-unneeded", str(root / "lib" / "libpython3.13.so.1.0")]]
     assert keys("build.strip=true")["cpython"] != keys()["cpython"]

@@ -101,7 +101,7 @@ def test_publish_writes_everything_atomically_and_refuses_bad_input(tmp_path):
     assert sorted(p.name for p in written) == sorted([a.name + ".cdx.json", "python-downloads.json", "SHA256SUMS"])
     data = json.loads((dist / "python-downloads.json").read_text())
     (entry,) = data.values()
-    assert entry["url"] == a.resolve().as_uri() and entry["sha256"] == publish.sources.sha256_file(a)
+    assert entry["url"] == a.resolve().as_uri() and entry["sha256"] == publish.hashing.sha256_file(a)
     sums = (dist / "SHA256SUMS").read_text().splitlines()
     assert f"{entry['sha256']}  {a.name}" in sums and len(sums) == 2
     # a second artifact for the same platform: refused, nothing changed, no temp file left

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pybuildssl import sources
+from pybuildssl import archive, sources
 from pybuildssl.errors import ArchiveError, SourceError
-from pybuildssl.recipe import Source
+from pybuildssl.recipe_source import Source
 from pybuildssl.ui import UI
 
 PAYLOAD = b"pretend this is openssl-3.5.9.tar.gz\n" * 100
@@ -137,7 +137,7 @@ def member(name, kind=tarfile.REGTYPE, link=""):
 def test_extract_strips_the_top_directory(tmp_path):
     a = make_tar(tmp_path / "a.tar.gz", [member("pkg-1.0", tarfile.DIRTYPE), member("pkg-1.0/README")],
                  {"pkg-1.0/README": b"hi"})
-    out = sources.extract(a, tmp_path / "out")
+    out = archive.extract(a, tmp_path / "out")
     assert (out / "README").read_bytes() == b"hi"
 
 
@@ -152,7 +152,7 @@ def test_extract_strips_the_top_directory(tmp_path):
 def test_extract_refuses_members_escaping_their_directory(tmp_path, bad, words):
     a = make_tar(tmp_path / "bad.tar.gz", [member("pkg", tarfile.DIRTYPE), bad])
     with pytest.raises(ArchiveError) as e:
-        sources.extract(a, tmp_path / "out")
+        archive.extract(a, tmp_path / "out")
     assert words in str(e.value) and repr(bad.name) in str(e.value)
     assert not (tmp_path / "out").exists() and not (tmp_path / "evil").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["bad.tar.gz"]  # no staging left behind
@@ -163,7 +163,7 @@ def test_truncated_archive_is_a_clear_error(tmp_path):
     data = a.read_bytes()
     a.write_bytes(data[: len(data) // 2])
     with pytest.raises(ArchiveError) as e:
-        sources.extract(a, tmp_path / "out")
+        archive.extract(a, tmp_path / "out")
     assert "truncated or corrupt" in str(e.value)
 
 
@@ -172,7 +172,7 @@ def test_link_inside_the_tree_is_fine(tmp_path):
                                          member("pkg/bin/python3.13"),
                                          member("pkg/bin/python3", tarfile.SYMTYPE, "python3.13")],
                  {"pkg/bin/python3.13": b"elf"})
-    out = sources.extract(a, tmp_path / "out")
+    out = archive.extract(a, tmp_path / "out")
     assert (out / "bin" / "python3").read_bytes() == b"elf"
 
 
@@ -189,7 +189,7 @@ def escape_case(tmp_path, members, data, *, strip_top=True):
     (outside / "sentinel").write_bytes(b"SAFE")
     a = make_tar(tmp_path / "evil.tar.gz", members, data)
     try:
-        sources.extract(a, tmp_path / "work" / "out", strip_top=strip_top)
+        archive.extract(a, tmp_path / "work" / "out", strip_top=strip_top)
         refusal = None
     except ArchiveError as e:
         refusal = e
@@ -277,7 +277,7 @@ def test_link_to_the_top_directory_parent_is_refused_when_the_top_is_stripped(tm
 def test_regular_file_named_twice_replaces_it_without_writing_through_a_hard_link(tmp_path):
     a = make_tar(tmp_path / "a.tar.gz", [member("pkg", D), member("pkg/f"), member("pkg/g", H, "pkg/f"),
                                          member("pkg/g")], {"pkg/f": b"first", "pkg/g": b"second"})
-    out = sources.extract(a, tmp_path / "out")
+    out = archive.extract(a, tmp_path / "out")
     assert (out / "f").read_bytes() == b"first" and (out / "g").read_bytes() == b"second"
 
 
@@ -296,7 +296,7 @@ def test_real_prefix_links_that_stay_inside_are_accepted(tmp_path):
                member("python/lib/a/b/up", S, "../../../bin"),
                member("python/lib/dangling", S, "not-there-yet")]
     a = make_tar(tmp_path / "a.tar.gz", members, {"python/bin/python3.13": b"elf", "python/lib/libpython3.13.a": b"ar"})
-    out = sources.extract(a, tmp_path / "out")
+    out = archive.extract(a, tmp_path / "out")
     assert (out / cfg.split("/", 1)[1] / "libpython3.13.a").read_bytes() == b"ar"
     assert (out / "lib" / "via").read_bytes() == b"elf" and (out / "bin" / "python3-copy").read_bytes() == b"elf"
     assert (out / "lib" / "a" / "b" / "up" / "python3").read_bytes() == b"elf"
@@ -308,7 +308,7 @@ def test_modes_are_normalised_the_same_on_every_python(tmp_path):
     f, d = member("pkg/f"), member("pkg/d", D)
     f.mode, d.mode = 0o6777, 0o500
     a = make_tar(tmp_path / "a.tar.gz", [member("pkg", D), d, f], {"pkg/f": b"x"})
-    out = sources.extract(a, tmp_path / "out")
+    out = archive.extract(a, tmp_path / "out")
     assert (out / "f").stat().st_mode & 0o7777 == 0o755
     assert (out / "d").stat().st_mode & 0o7777 == 0o700  # r-x for its owner only, plus owner write
 
@@ -324,7 +324,7 @@ def test_modes_are_normalised_the_same_on_every_python(tmp_path):
 def test_other_bad_members(tmp_path, bad, words):
     a = make_tar(tmp_path / "bad.tar.gz", [member("pkg", D), member("pkg/f"), bad], {"pkg/f": b"x"})
     with pytest.raises(ArchiveError) as e:
-        sources.extract(a, tmp_path / "out")
+        archive.extract(a, tmp_path / "out")
     assert words in str(e.value) and repr(bad.name) in str(e.value)
     assert [p.name for p in tmp_path.iterdir()] == ["bad.tar.gz"]
 
@@ -358,7 +358,7 @@ def test_random_link_archives_are_refused_or_contained(tmp_path):
         _random_link_archive(r, case / "x.tar.gz")
         out = case / "w" / "out"
         try:
-            sources.extract(case / "x.tar.gz", out, strip_top=r.random() < 0.5)
+            archive.extract(case / "x.tar.gz", out, strip_top=r.random() < 0.5)
             accepted += 1
         except ArchiveError:
             assert not out.exists()
@@ -383,6 +383,6 @@ def test_a_zip_is_refused_by_name(tmp_path):
     with zipfile.ZipFile(tmp_path / "a.zip", "w") as z:
         z.writestr("../evil.txt", "x")
     with pytest.raises(ArchiveError) as e:
-        sources.extract(tmp_path / "a.zip", tmp_path / "out")
+        archive.extract(tmp_path / "a.zip", tmp_path / "out")
     assert "it is a zip file; pybuildssl extracts tar archives only" in str(e.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zip"]

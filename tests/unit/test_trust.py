@@ -22,13 +22,15 @@ from pybuildssl.errors import PatchError
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 PEM = (b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+from pybuildssl.cache import default_cache_dir  # noqa: E402
+
 HOST_SSL_PY = Path(ssl.__file__)
 
 
 def stock_ssl_files() -> list[Path]:
     """ssl.py of the stock CPythons ci/stock_pythons.py has built into the cache (3.9, 3.11,
     3.13; none before the integration tests or the script first ran) and the host's own."""
-    cache = Path(os.environ.get("PYBUILDSSL_CACHE") or Path.home() / ".cache" / "pybuildssl")
+    cache = default_cache_dir()
     found = sorted(glob.glob(str(cache / "stock-pythons" / "*" / "lib" / "python3.*" / "ssl.py")))
     return [Path(p) for p in found] + [HOST_SSL_PY]
 

@@ -1,0 +1,31 @@
+"""Before the first compile: is every tool the plan needs on this host?
+
+What a target needs is the platform's fact (``Platform.prerequisites``), and
+so is how to install it (``Platform.install_hint``): a macOS build is told to
+run ``xcode-select --install``, a Windows build about Visual Studio, a Linux
+build the package manager command of the host it runs on.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from . import platforms
+from .errors import PrerequisiteError
+from .recipe import Recipe
+
+
+def missing(recipe: Recipe, which=shutil.which) -> dict[str, str]:
+    """The platform's prerequisites for ``recipe`` that are not on PATH: tool -> what provides it."""
+    needed = platforms.get(recipe.os).prerequisites(recipe)
+    cc = os.environ.get("CC", "cc")
+    return {tool: what for tool, what in needed.items() if which(cc if tool == "cc" else tool) is None}
+
+
+def check(recipe: Recipe, which=shutil.which) -> None:
+    """Name every missing tool, with the command that installs them on this host."""
+    lacking = missing(recipe, which)
+    if lacking:
+        raise PrerequisiteError(f"the build host lacks: {', '.join(lacking)}",
+                                hint=platforms.get(recipe.os).install_hint(lacking))
