@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from . import _toml, layouts
+from . import _toml, layouts, pins
 from .errors import RecipeError
 from .hashing import sha256_json
 from .recipe_schema import COMPONENTS, MIN_OPENSSL, SCHEMA, SOURCE_SECTIONS
-from .recipe_source import Source, source as _source
+from .recipe_source import Source, resolve_line, source as _source
 from .shipped import shipped_dir
 
 @dataclass(frozen=True)
@@ -249,6 +249,9 @@ def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
     merged, origin = _merge(layers)
     values = _values(path, merged, origin)
     where = str(path)
+    table = pins.load()
+    for s in SOURCE_SECTIONS:
+        resolve_line(s, values[s], origin, where, table)
     sources = {s: _source(s, values[s], origin, where) for s in SOURCE_SECTIONS}
     ossl = sources["openssl"]
     if ossl.version_tuple < MIN_OPENSSL:

@@ -33,10 +33,13 @@ class Key:
 def _source_schema(what: str, required: bool = True) -> dict[str, Key]:
     need = "" if required else " (required when the component is built)"
     return {
-        "version": Key(str, None, f"{what} version" + (", X.Y.Z" if required else "") + need, required=required),
+        "version": Key(str, None, f"{what} version" + (", a release X.Y.Z or a line X.Y (its release pinned in "
+                                                        "pybuildssl/data/pins.toml)" if required else "") + need,
+                       required=required),
         "url": Key(str, None, "upstream URL; `{version}` is replaced" + need, required=required),
         "mirrors": Key(list, [], "further URLs tried in order after `url`"),
-        "sha256": Key(str, None, "sha256 of the archive (64 hex digits)" + need, required=required),
+        "sha256": Key(str, None, "sha256 of the archive (64 hex digits)" + need
+                      + ("; from pybuildssl/data/pins.toml for a line or a pinned release" if required else "")),
         "size": Key(int, 0, "size in bytes (0: not checked)"),
         "license": Key(str, "", "SPDX licence expression of this source (what the SBOM and manifest say)"),
         "configure_args": Key(list, [], "extra arguments appended to the configure command"),

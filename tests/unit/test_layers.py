@@ -25,7 +25,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "doctor_config": (0, ""), "verify.probe": (0, ""), "verify.report": (0, ""), "verify.elf": (0, ""),
     "verify.hashed": (0, ""),
     # 1: facts read from data files; the subprocess door
-    "layouts": (1, ""), "recipe": (1, ""), "recipe_schema": (1, ""), "recipe_source": (1, ""), "runner": (1, ""),
+    "layouts": (1, ""), "recipe": (1, ""), "recipe_schema": (1, ""), "recipe_source": (1, ""), "pins": (1, ""), "runner": (1, ""),
     "toolchain": (1, ""),
     # 2: the trust patch (text in, text out; files), sources
     "trust": (2, ""), "sources": (2, ""),
