@@ -248,6 +248,7 @@ def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
              host_vendor: Callable[[], str]) -> Recipe:
     merged, origin = _merge(layers)
     values = _values(path, merged, origin)
+    _apply_profile(values)
     where = str(path)
     table = pins.load()
     for s in SOURCE_SECTIONS:
@@ -304,6 +305,14 @@ def _values(path: Path, merged: dict[str, Any], origin: dict[str, str]) -> dict[
             else:
                 out[key] = spec.default
     return values
+
+
+def _apply_profile(values: dict[str, dict[str, Any]]) -> None:
+    """cpython.optimizations and cpython.lto left unset follow build.profile (release: on)."""
+    on = values["build"]["profile"] == "release"
+    for key in ("optimizations", "lto"):
+        if values["cpython"][key] is None:
+            values["cpython"][key] = on
 
 
 def _trust_facts(values: dict[str, dict[str, Any]], origin: dict[str, str], where: str,

@@ -14,6 +14,8 @@ OSES = ("linux", "macos", "windows")
 ARCHES = ("x86_64", "aarch64", "arm64")
 COMPRESSIONS = ("gz", "xz", "zst")
 WINDOWS_TRUST_MODES = ("enumeration", "winstore", "both")
+#: Build profiles: what cpython.optimizations and cpython.lto default to.
+PROFILES = ("release", "fast")
 TOOLCHAINS = ("auto", "zig", "cc")
 #: Third-party libraries built from source for Linux artifacts, in build order
 #: (pybuildssl/components.py says how each is built and what it feeds).
@@ -72,8 +74,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "cpython": {
         **_source_schema("CPython"),
-        "optimizations": Key(bool, False, "--enable-optimizations (PGO; roughly triples build time)"),
-        "lto": Key(bool, False, "--with-lto"),
+        "optimizations": Key(bool, None, "--enable-optimizations (PGO; its training runs offline); "
+                                         "unset: on in the release profile (`build.profile`)"),
+        "lto": Key(bool, None, "--with-lto; unset: on in the release profile (`build.profile`)"),
         "shared": Key(bool, True, "--enable-shared (libpython as a shared library, $ORIGIN rpath)"),
     },
     "trust": {
@@ -81,6 +84,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "windows_mode": Key(str, "enumeration", "Windows trust source", WINDOWS_TRUST_MODES),
     },
     "build": {
+        "profile": Key(str, "release", "`release`: CPython with PGO and LTO (what users get); `fast`: neither, "
+                                       "several times quicker to build (development and CI); "
+                                       "cpython.optimizations/lto set explicitly win", PROFILES),
         "jobs": Key(int, 0, "parallel make jobs (0: CPU count)"),
         "strip": Key(bool, False, "strip debug info and symbol tables, drop the test suite and (shared builds) the static libpython"),
         "compression": Key(str, "gz", "artifact compression", COMPRESSIONS),

@@ -40,7 +40,9 @@ def source_sets() -> list[str]:
         assert r.returncode == 0, f"fetching sources failed:\n{r.stderr}"
         os.environ["PYBUILDSSL_SOURCE_DIRS"] = str(dest)
         os.environ["PYBUILDSSL_OVERRIDES"] = path
-    return ["--overrides", path]
+    # The fast profile (no PGO, no LTO): CI has 90 minutes on 2 cores; the release profile's
+    # figures are ci/bench_profile.py's.
+    return ["--overrides", path, "--set", "build.profile=fast"]
 
 
 @pytest.fixture(scope="session")

@@ -52,6 +52,8 @@ def test_cpython_configure_linux(name):
     assert argv(p, "cpython.configure") == [
         "../cpython-src/configure", "--prefix=/opt/pybuildssl/python",
         f"--with-openssl={root}", "--with-openssl-rpath=no", "--with-ensurepip=install", "--enable-shared",
+        # the release profile (the default): PGO and LTO
+        "--enable-optimizations", "--with-lto",
         # every library is a component; nothing on the build host may bring a module back
         "--with-system-expat=no", "--with-system-libmpdec=no",
         "py_cv_module__gdbm=n/a", "py_cv_module__dbm=n/a", "py_cv_module__tkinter=n/a"]
@@ -121,7 +123,7 @@ def test_recipe_configure_args_are_appended():
 
 def test_cpython_knobs_do_not_change_the_openssl_key():
     a = component_keys(recipe.load("linux-x86_64-generic"), toolchain="gcc", ssl_patch="x")
-    b = component_keys(recipe.load("linux-x86_64-generic", ["cpython.lto=true"]), toolchain="gcc", ssl_patch="x")
+    b = component_keys(recipe.load("linux-x86_64-generic", ["cpython.lto=false"]), toolchain="gcc", ssl_patch="x")
     c = component_keys(recipe.load("linux-x86_64-generic"), toolchain="gcc", ssl_patch="y")
     d = component_keys(recipe.load("linux-x86_64-debian"), toolchain="gcc", ssl_patch="x")
     e = component_keys(recipe.load("linux-x86_64-generic"), toolchain="clang", ssl_patch="x")
@@ -137,3 +139,50 @@ def test_plan_json_round_trips():
     data = plan_for("linux-x86_64-generic").to_json()
     assert json.loads(json.dumps(data))["steps"][0]["name"] == "openssl.fetch"
     assert data["openssldir"] == "/etc/ssl" and data["fallback"][0] == ["dir", "/etc/ssl/certs"]
+
+
+# ------------------------------------------------------------- profiles ----
+
+def _cpython(p, name):
+    return [s for s in p.steps if s.name == name][0]
+
+
+@pytest.mark.parametrize("name", ["linux-x86_64-generic", "linux-aarch64-generic", "macos-arm64"])
+def test_release_profile_is_the_default_pgo_and_lto(name):
+    r = recipe.load(name)
+    assert r.raw["build"]["profile"] == "release" and r.cpython_optimizations and r.cpython_lto
+    conf = argv(plan_for(name), "cpython.configure")
+    assert "--enable-optimizations" in conf and "--with-lto" in conf
+
+
+@pytest.mark.parametrize("name", ["linux-x86_64-generic", "macos-arm64"])
+def test_fast_profile_has_neither_and_explicit_keys_win(name):
+    fast = recipe.load(name, ["build.profile=fast"])
+    assert not fast.cpython_optimizations and not fast.cpython_lto
+    conf = argv(plan_for(name, "build.profile=fast"), "cpython.configure")
+    assert "--enable-optimizations" not in conf and "--with-lto" not in conf
+    lto_only = recipe.load(name, ["build.profile=fast", "cpython.lto=true"])
+    assert lto_only.cpython_lto and not lto_only.cpython_optimizations
+    assert recipe.load(name).digest() != fast.digest()
+
+
+def test_bad_profile_is_refused():
+    with pytest.raises(RecipeError, match="key 'build.profile' is 'turbo'") as e:
+        recipe.load("linux-x86_64-generic", ["build.profile=turbo"])
+    assert "release, fast" in e.value.hint
+
+
+def test_pgo_training_runs_offline_after_the_trust_patch():
+    """Linux: CPython's make (which runs the PGO training) runs in a network namespace with
+    only loopback; the patch is applied before configure, so the training runs, and the
+    build compiles, the ssl.py that ships."""
+    p = plan_for("linux-x86_64-generic")
+    names = [s.name for s in p.steps]
+    assert names.index("cpython.patch-ssl") < names.index("cpython.configure") < names.index("cpython.make")
+    make = argv(p, "cpython.make")
+    assert make[:7] == ["unshare", "--net", "--map-root-user", "--", "sh", "-c", 'ip link set lo up && exec "$@"']
+    assert make[8:] == ["make", f"-j{p.dirs.jobs}"]
+    assert _cpython(p, "cpython.make").cwd == str(p.dirs.cpython_build)
+    fast = argv(plan_for("linux-x86_64-generic", "build.profile=fast"), "cpython.make")
+    assert fast == ["make", f"-j{p.dirs.jobs}"]
+    assert "unshare" not in argv(p, "cpython.install")
