@@ -16,7 +16,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 PROG = "fetch_sources"
 DEFAULT_PACKAGES = (("openssl", "openssl"), ("cpython", "python3.13"),
@@ -311,10 +311,82 @@ def dpkg_compare(a: str, b: str) -> int:
     return 1
 
 
-def indextargets(*filters: str) -> List[Dict[str, str]]:
-    proc = run(["apt-get", "indextargets", *filters], check=True,
+def indextargets(*filters: str, apt_options: Sequence[str] = ()) -> List[Dict[str, str]]:
+    proc = run(["apt-get", *apt_options, "indextargets", *filters], check=True,
                what="apt-get indextargets")
     return parse_deb822(proc.stdout)
+
+
+def trusted_sources_indices(apt_options: Sequence[str] = ()) -> List[Tuple[str, str]]:
+    """[(release, Sources index file)] of every deb-src index apt has, each signed and verified
+    (``Trusted: yes``: apt checked its InRelease against the archive keyring)."""
+    out = []
+    for t in indextargets("Created-By: Sources", apt_options=apt_options):
+        if t.get("trusted") == "yes" and Path(t.get("filename", "")).exists():
+            out.append((t.get("release") or t.get("codename", "?"), t["filename"]))
+    return out
+
+
+def private_state_options(root: Path) -> List[str]:
+    """apt options for a private state under ``root`` (its own sources file and lists):
+    suites the machine's configuration does not carry, read without touching it."""
+    return ["-o", f"Dir::Etc::SourceList={root / 'extra.sources'}", "-o", "Dir::Etc::SourceParts=-",
+            "-o", f"Dir::State::Lists={root / 'lists'}", "-o", "APT::Get::List-Cleanup=0"]
+
+
+def update_private_state(root: Path, suites: Sequence[str]) -> List[str]:
+    """Write ``root``'s sources (deb-src for ``suites`` from the machine's own Debian archive
+    URI) and run apt-get update on it; returns the options that read it."""
+    main, _ = pick_archive_uris(indextargets(), str(root))
+    if main is None:
+        raise FetchError("could not find a Debian archive in the apt configuration")
+    (root / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+    text = ("# Written by pybuildssl's ci scripts: extra deb-src suites, private to this directory.\n"
+            f"Types: deb-src\nURIs: {main}\nSuites: {' '.join(suites)}\nComponents: main\n"
+            f"Signed-By: {ARCHIVE_KEYRING}\n")
+    tmp = root / "extra.sources.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, root / "extra.sources")
+    options = private_state_options(root)
+    log(f"apt-get update ({', '.join(suites)}, private state in {root})")
+    run(["apt-get", "update", "--error-on=any", *options], check=True, what="apt-get update (extra suites)")
+    return options
+
+
+def index_lines(filename: str) -> Iterator[str]:
+    """The text of one (compressed) index file, line by line, read with apt's own helper."""
+    if os.path.exists(APT_HELPER):
+        cmd = [APT_HELPER, "cat-file", filename]
+    elif not filename.endswith((".lz4", ".gz", ".xz", ".zst", ".bz2", ".lzma")):
+        cmd = ["cat", filename]
+    else:
+        raise FetchError(f"{APT_HELPER} is missing; cannot read {filename}")
+    env = dict(os.environ, LC_ALL="C")
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env, text=True, errors="replace") as proc:
+        assert proc.stdout is not None
+        yield from proc.stdout
+    if proc.returncode != 0:
+        raise FetchError(f"could not read {filename} (exit {proc.returncode})")
+
+
+def paragraphs_of(lines: Iterable[str], packages: Iterable[str]) -> List[Dict[str, str]]:
+    """The deb822 paragraphs of ``packages`` in an index (the others are skipped unparsed)."""
+    wanted = {f"Package: {p}" for p in packages}
+    out: List[Dict[str, str]] = []
+    chunk: List[str] = []
+    keep = False
+    for line in lines:
+        line = line.rstrip("\n")
+        if not line:
+            if keep:
+                out.extend(parse_deb822("\n".join(chunk)))
+            chunk, keep = [], False
+            continue
+        chunk.append(line)
+        keep = keep or line in wanted
+    if keep:
+        out.extend(parse_deb822("\n".join(chunk)))
+    return out
 
 
 def is_root() -> bool:
