@@ -66,8 +66,9 @@ def find_cached(dest: Path, sha256: str, size: int) -> Optional[Path]:
     return None
 
 
-def apt_source(package: str, version: str, workdir: Path) -> subprocess.CompletedProcess:
-    return run(["apt-get", "source", "--download-only", "--only-source",
+def apt_source(package: str, version: str, workdir: Path,
+               apt_options: Sequence[str] = ()) -> subprocess.CompletedProcess:
+    return run(["apt-get", *apt_options, "source", "--download-only", "--only-source",
                 f"{package}={version}"],
                cwd=str(workdir))
 
@@ -190,7 +191,7 @@ def fetch_one(key: str, package: str, candidates: List[Candidate], dest: Path,
                     "fetching the .dsc only")
             else:
                 log(f"{label}: downloading ({orig_size / 1e6:.1f} MB)")
-            proc = apt_source(package, cand.version, workdir)
+            proc = apt_source(package, cand.version, workdir, cand.apt_options)
             have = [n for n in (dsc, orig) if (workdir / n).is_file()]
             if len(have) != 2:
                 missing = ", ".join(n for n in (dsc, orig) if n not in have)
@@ -239,11 +240,10 @@ def fetch_one(key: str, package: str, candidates: List[Candidate], dest: Path,
                      + ("; ".join(tried) or "none offered"))
 
 
-def fetch_package(key: str, package: str, suite: str,
-                  in_suite: Dict[Tuple[str, str], List[str]], dest: Path,
-                  scratch: Path, keyrings: Sequence[str],
-                  require_signature: bool) -> Result:
-    proc = run(["apt-cache", "showsrc", "--only-source", package])
+def _candidates(package: str, in_suite: Dict[Tuple[str, str], List[str]],
+                apt_options: Sequence[str] = ()) -> List[Candidate]:
+    """Versions of ``package`` apt offers (through ``apt_options``) that ``in_suite`` lists."""
+    proc = run(["apt-cache", *apt_options, "showsrc", "--only-source", package])
     try:
         cands = candidates_from_showsrc(proc.stdout, package)
     except ValueError as exc:
@@ -251,13 +251,39 @@ def fetch_package(key: str, package: str, suite: str,
     kept = []
     for c in cands:
         c.suites = in_suite.get((package, c.version), [])
+        c.apt_options = tuple(apt_options)
         if c.suites:
             kept.append(c)
-        else:
-            log(f"{package} {c.version}: ignored, not in {suite}*")
+    return kept
+
+
+def _in_line(version: str, line: str) -> bool:
+    try:
+        holds = split_upstream(version)[2]
+    except FetchError:
+        return False
+    return holds == line or holds.startswith(line + ".")
+
+
+def fetch_package(key: str, package: str, suite: str,
+                  in_suite: Dict[Tuple[str, str], List[str]], dest: Path,
+                  scratch: Path, keyrings: Sequence[str],
+                  require_signature: bool, *, line: str = "",
+                  extra: Optional[Tuple[Sequence[str], Dict[Tuple[str, str], List[str]]]] = None) -> Result:
+    """The newest version of ``package`` whose files the mirror serves, of ``line`` when given;
+    ``extra``: (apt options, versions) of further suites read through a private apt state."""
+    kept = _candidates(package, in_suite)
+    if extra is not None:
+        seen = {c.version for c in kept}
+        kept += [c for c in _candidates(package, extra[1], extra[0]) if c.version not in seen]
+    if line:
+        for c in kept:
+            if not _in_line(c.version, line):
+                log(f"{package} {c.version}: ignored, not of line {line}")
+        kept = [c for c in kept if _in_line(c.version, line)]
     if not kept:
-        raise FetchError(f"apt offers no {package} source in {suite}* "
-                         f"(apt-cache showsrc exit {proc.returncode})")
+        raise FetchError(f"apt offers no {package} source{' of line ' + line if line else ''} in {suite}*"
+                         + (" or the extra suites" if extra else ""))
     order = sort_newest_first([c.version for c in kept], dpkg_compare)
     by_version = {c.version: c for c in kept}
     log(f"{package}: candidates newest first: {', '.join(order)}")

@@ -205,6 +205,8 @@ class Candidate:
     checksums: Dict[str, Tuple[str, int]]
     conflict: bool = False
     suites: List[str] = field(default_factory=list)
+    #: apt options that reach the index listing it (a private state's; () for the machine's own)
+    apt_options: Tuple[str, ...] = ()
 
 
 def candidates_from_showsrc(text: str, package: str) -> List[Candidate]:

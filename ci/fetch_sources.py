@@ -61,7 +61,8 @@ from debian_index import (  # noqa: E402,F401
     FetchError, apt_update, candidates_from_showsrc, check_entry, clearsigned_body, dpkg_compare, dsc_checksums,
     dsc_name, ensure_sources_file, indextargets, is_root, log, orig_tarball_name, parse_checksums, parse_deb822,
     pick_archive_uris, run, sort_newest_first, sources_file_path, sources_file_text, split_upstream,
-    suite_index_files, upstream_version, versions_in_suite,
+    private_state_options, suite_index_files, trusted_sources_indices, update_private_state, upstream_version,
+    versions_in_suite,
 )
 
 
@@ -69,9 +70,9 @@ from debian_index import (  # noqa: E402,F401
 # What the recipe says about each tarball
 # ---------------------------------------------------------------------------
 
-def recipe_sources(name: str) -> Dict[str, object]:
-    """{recipe section: pybuildssl.recipe.Source} of recipe ``name`` (every component,
-    switched on or not), read with pybuildssl itself from this checkout."""
+def recipe_sources(name: str, sets: Sequence[str] = ()) -> Dict[str, object]:
+    """{recipe section: pybuildssl.recipe.Source} of recipe ``name`` with ``sets`` (``--set``
+    overrides; every component switched on), read with pybuildssl itself from this checkout."""
     repo = Path(__file__).resolve().parent.parent
     if str(repo) not in sys.path:
         sys.path.insert(0, str(repo))
@@ -82,7 +83,7 @@ def recipe_sources(name: str) -> Dict[str, object]:
         raise FetchError(f"cannot import pybuildssl to read the recipe's pins: {exc}") from None
     switches = [f"components.{k}=true" for k in recipe_mod.SCHEMA["components"]]
     try:
-        r = recipe_mod.load(name, switches)
+        r = recipe_mod.load(name, [*switches, *sets])
     except RecipeError as exc:
         raise FetchError(f"recipe {name}: {exc.message}") from None
     out: Dict[str, object] = {"openssl": r.openssl, "cpython": r.cpython}
@@ -167,9 +168,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keyring", action="append", metavar="FILE",
                    help="keyring(s) for the .dsc signature check (default: "
                         + ", ".join(DEVELOPER_KEYRINGS) + ")")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="a recipe override, as for pybuildssl build (e.g. openssl.version=3.6: the line to fetch)")
+    p.add_argument("--extra-suite", action="append", default=[], metavar="SUITE",
+                   help="a further Debian suite (e.g. sid, forky) for the sources a recipe names by line "
+                        "(OpenSSL, CPython), read through a private apt state; the newest served release "
+                        "of the recipe's line is taken (repeatable)")
     p.add_argument("--no-update", action="store_true",
                    help="skip apt-get update and use the indexes already present")
     return p
+
+
+#: Recipe sections named by line (a line's newest served release is fetched).
+LINED = ("openssl", "cpython")
+
+
+def _line(source: Optional[object]) -> str:
+    """The line (X.Y) of a pinned source: only its releases may stand in for the pin."""
+    return ".".join(source.version.split(".")[:2]) if source is not None else ""  # type: ignore[attr-defined]
+
+
+def _extra_suites(suites: Sequence[str], packages: Sequence[str], update: bool):
+    """(apt options, {(package, version): [releases]}) of the extra suites, or None."""
+    if not suites:
+        return None
+    bad = [s for s in suites if not re.match(r"^[a-z][a-z0-9-]*$", s)]
+    if bad:
+        raise FetchError(f"bad suite name {bad[0]!r}")
+    from pybuildssl.cache import default_cache_dir
+
+    state = default_cache_dir() / "apt-extra"
+    options = update_private_state(state, suites) if update else private_state_options(state)
+    indices = trusted_sources_indices(options)
+    if not indices:
+        raise FetchError(f"no signed Sources index of {', '.join(suites)} in {state} (drop --no-update)")
+    return options, versions_in_suite(indices, packages)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -187,7 +220,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for tool in ("apt-get", "apt-cache", "dpkg", "gpgv"):
             if shutil.which(tool) is None:
                 raise FetchError(f"{tool} not found: this needs a Debian system with apt")
-        pins = recipe_sources(args.recipe)  # first: a broken recipe fails before apt runs
+        pins = recipe_sources(args.recipe, args.sets)  # first: a broken recipe fails before apt runs
         dest = args.dest
         dest.mkdir(parents=True, exist_ok=True)
         sources = ensure_sources_file(args.suite)
@@ -197,13 +230,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             ensure_developer_keyring(keyrings)
         index_files = suite_index_files(args.suite)
         in_suite = versions_in_suite(index_files, [p for _, p in packages])
+        extra = _extra_suites(args.extra_suite, [p for k, p in packages if k in LINED], not args.no_update)
         overrides: Dict[str, Dict[str, object]] = {}
         scratch = Path(tempfile.mkdtemp(prefix=".fetch-sources-", dir=str(dest)))
         try:
             results = []
             for key, package in packages:
-                res = fetch_package(key, package, args.suite, in_suite, dest, scratch,
-                                    keyrings, args.require_signature)
+                line = _line(pins.get(key)) if key in LINED else ""
+                res = fetch_package(key, package, args.suite, in_suite, dest, scratch, keyrings,
+                                    args.require_signature, line=line, extra=extra if key in LINED else None)
                 overrides.update(classify(res, pins.get(key)))
                 results.append(res)
         finally:

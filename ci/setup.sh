@@ -64,5 +64,8 @@ debian_sources() {
   local dest="$PYBUILDSSL_CACHE/debian-sources"
   export PYBUILDSSL_SOURCE_DIRS="$dest"
   export PYBUILDSSL_OVERRIDES="$PYBUILDSSL_CACHE/debian-sources.toml"
-  python "$REPO/ci/fetch_sources.py" --dest "$dest" --overrides-out "$PYBUILDSSL_OVERRIDES"
+  # sid and forky too, for the sources recipes name by line (CPython, OpenSSL): new upstream
+  # releases reach them first (the newest served release of the recipe's line is taken).
+  python "$REPO/ci/fetch_sources.py" --dest "$dest" --overrides-out "$PYBUILDSSL_OVERRIDES" \
+    --extra-suite sid --extra-suite forky
 }
