@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from debian_apt import (  # noqa: E402  (a sibling script, found beside this one)
+    dpkg_compare, is_root, log, run, sha256_file,
+)
 from debian_index import (  # noqa: E402  (a sibling script, found beside this one)
-    DEVELOPER_KEYRING_PACKAGE, Candidate, FetchError, candidates_from_showsrc, check_entry, clearsigned_body,
-    dpkg_compare, dsc_name, is_root, log, orig_tarball_name, parse_checksums, parse_deb822, run, sha256_file,
-    sort_newest_first, split_upstream,
+    Candidate, DEVELOPER_KEYRING_PACKAGE, FetchError, candidates_from_showsrc, check_entry, clearsigned_body,
+    dsc_name, orig_tarball_name, parse_checksums, parse_deb822, sort_newest_first,
+    split_upstream,
 )
 
 

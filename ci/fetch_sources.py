@@ -56,13 +56,15 @@ from typing import Dict, Optional, Sequence, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # The names below are this script's and, re-exported, the apt door other scripts and the tests use.
 from debian_fetch import Result, ensure_developer_keyring, fetch_package  # noqa: E402,F401
+from debian_apt import (  # noqa: E402,F401
+    apt_update, dpkg_compare, ensure_sources_file, indextargets, is_root, log, private_state_options, run,
+    sources_file_path, suite_index_files, trusted_sources_indices, update_private_state, versions_in_suite,
+)
 from debian_index import (  # noqa: E402,F401
-    ARCHIVE_KEYRING, DEFAULT_PACKAGES, DEFAULT_RECIPE, DEFAULT_SUITE, DEVELOPER_KEYRING_PACKAGE, DEVELOPER_KEYRINGS,
-    FetchError, apt_update, candidates_from_showsrc, check_entry, clearsigned_body, dpkg_compare, dsc_checksums,
-    dsc_name, ensure_sources_file, indextargets, is_root, log, orig_tarball_name, parse_checksums, parse_deb822,
-    pick_archive_uris, run, sort_newest_first, sources_file_path, sources_file_text, split_upstream,
-    private_state_options, suite_index_files, trusted_sources_indices, update_private_state, upstream_version,
-    versions_in_suite,
+    ARCHIVE_KEYRING, DEFAULT_PACKAGES, DEFAULT_RECIPE, DEFAULT_SUITE, DEVELOPER_KEYRINGS,
+    DEVELOPER_KEYRING_PACKAGE, FetchError, candidates_from_showsrc, check_entry, clearsigned_body,
+    dsc_checksums, dsc_name, orig_tarball_name, parse_checksums, parse_deb822, pick_archive_uris,
+    sort_newest_first, sources_file_text, split_upstream, upstream_version,
 )
 
 

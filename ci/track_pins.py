@@ -34,9 +34,11 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from debian_apt import (  # noqa: E402
+    index_lines, log, private_state_options, trusted_sources_indices, update_private_state,
+)
 from debian_index import (  # noqa: E402
-    FetchError, index_lines, log, orig_tarball_name, paragraphs_of, parse_checksums, split_upstream,
-    trusted_sources_indices, update_private_state, private_state_options,
+    FetchError, paragraphs_of, orig_tarball_name, parse_checksums, split_upstream,
 )
 from pybuildssl import pins  # noqa: E402
 from pybuildssl.cache import default_cache_dir  # noqa: E402

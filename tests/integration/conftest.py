@@ -36,7 +36,8 @@ def source_sets() -> list[str]:
         dest = _cache() / "debian-sources"
         path = str(_cache() / "debian-sources.toml")
         r = subprocess.run([sys.executable, str(REPO / "ci" / "fetch_sources.py"), "--dest", str(dest),
-                            "--overrides-out", path], capture_output=True, text=True, timeout=900)
+                            "--overrides-out", path, "--extra-suite", "sid", "--extra-suite", "forky"],
+                           capture_output=True, text=True, timeout=900)
         assert r.returncode == 0, f"fetching sources failed:\n{r.stderr}"
         os.environ["PYBUILDSSL_SOURCE_DIRS"] = str(dest)
         os.environ["PYBUILDSSL_OVERRIDES"] = path
