@@ -52,6 +52,7 @@ class Recipe:
     cflags: str
     allow_libraries: tuple[str, ...]
     toolchain: str = "cc"
+    cpython_free_threaded: bool = False
     #: Components built from source (Linux), enabled ones only, in build order.
     components: Mapping[str, Source] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
@@ -286,6 +287,7 @@ def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
         verify=values["build"]["verify"], cflags=values["build"]["cflags"],
         allow_libraries=tuple(values["verify"]["allow_libraries"]), glibc=glibc,
         toolchain=toolchain, components=components, raw=raw,
+        cpython_free_threaded=_free_threaded(values, sources["cpython"], origin, where),
     )
 
 
@@ -305,6 +307,24 @@ def _values(path: Path, merged: dict[str, Any], origin: dict[str, str]) -> dict[
             else:
                 out[key] = spec.default
     return values
+
+
+#: The first line whose free-threaded build is supported (PEP 779); 3.13's was experimental.
+FREE_THREADED_SINCE = (3, 14)
+
+
+def _free_threaded(values: dict[str, dict[str, Any]], cpython: Source, origin: dict[str, str], where: str) -> bool:
+    if not values["cpython"]["free_threaded"]:
+        return False
+    w = origin.get("cpython.free_threaded", where)
+    if cpython.version_tuple[:2] < FREE_THREADED_SINCE:
+        raise RecipeError(f"{w}: key 'cpython.free_threaded' is true but cpython.version is {cpython.version}",
+                          hint="free-threaded builds are supported from CPython 3.14: "
+                               "--set cpython.version=3.14 (or 3.15)")
+    if values["target"]["os"] == "windows":
+        raise RecipeError(f"{w}: key 'cpython.free_threaded' is not wired for Windows targets yet",
+                          hint="build a free-threaded Linux or macOS target, or drop the key")
+    return True
 
 
 def _apply_profile(values: dict[str, dict[str, Any]]) -> None:

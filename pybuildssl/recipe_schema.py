@@ -78,6 +78,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
                                          "unset: on in the release profile (`build.profile`)"),
         "lto": Key(bool, None, "--with-lto; unset: on in the release profile (`build.profile`)"),
         "shared": Key(bool, True, "--enable-shared (libpython as a shared library, $ORIGIN rpath)"),
+        "free_threaded": Key(bool, False, "--disable-gil: the free-threaded build (CPython 3.14+, Linux and macOS; "
+                                          "bin/python3.Xt, lib/python3.Xt; `freethreaded` in the artifact's name)"),
     },
     "trust": {
         "fallback": Key(bool, True, "bake the vendor fallback list into ssl.py"),

@@ -51,6 +51,8 @@ def cpython_configure(recipe: "Recipe", d: "Dirs", extra: list[str]) -> list[str
         args.append("--enable-optimizations")
     if recipe.cpython_lto:
         args.append("--with-lto")
+    if recipe.cpython_free_threaded:
+        args.append("--disable-gil")
     return args + extra + list(recipe.cpython.configure_args)
 
 
