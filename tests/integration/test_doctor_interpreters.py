@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -26,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from pybuildssl.fsutil import copy_prefix
-from pybuildssl import doctor, layouts, trust
+from pybuildssl import layouts, trust
 from pybuildssl.verify import sandbox, tls
 
 from _interpreters import MINORS, namespaces, require_namespaces, source_prefix, stock_prefix  # noqa: F401
@@ -132,7 +133,7 @@ def test_every_interpreter(which):
     assert out["compiled"]["openssldir"] == os.path.dirname(real[2])
     assert out["host"]["vendor"] == layouts.detect_vendor() and out["host"]["store"]
     assert out["patch"]["present"] is False
-    assert out["seconds"] < 1.0
+    assert isinstance(out["seconds"], float) and out["seconds"] >= 0  # speed: ci/bench_doctor.py, not a test
 
 
 def test_patched_copy_on_this_host_keeps_the_compiled_defaults(patched):
@@ -172,7 +173,7 @@ def test_openssldir_without_a_usable_store(namespaces, stock, ca):
     assert problems(out)["store.compiled"]["severity"] == "error"
     assert "/usr/lib/ssl" in problems(out)["store.compiled"]["message"]
     assert [f["commands"] for f in out["fixes"]] == [
-        [f"pybuildssl patch {doctor.shlex.quote(str(stock))}"],
+        [f"pybuildssl patch {shlex.quote(str(stock))}"],
         [f"export SSL_CERT_FILE={RHEL_BUNDLE}"],
         ["pybuildssl build linux-x86_64-rhel"],
     ]
@@ -243,7 +244,7 @@ def test_world_writable_bundle(namespaces, patched, tmp_path):
         code, out = run_doctor(py(patched), env={"SSL_CERT_FILE": str(bundle)})
     assert code == 0 and out["verdict"]["status"] == "warn"
     assert problems(out)["env.unsafe"]["subject"] == "SSL_CERT_FILE"
-    assert first_fix(out) == [f"chmod o-w {doctor.shlex.quote(str(bundle))}"]
+    assert first_fix(out) == [f"chmod o-w {shlex.quote(str(bundle))}"]
     # below sticky /tmp, in a directory of your own: others cannot replace it, so no warning
     with tempfile.TemporaryDirectory(dir="/tmp") as below_tmp:
         sticky = Path(below_tmp) / "ca.pem"

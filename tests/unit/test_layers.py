@@ -22,13 +22,13 @@ LAYERS: dict[str, tuple[int, str]] = {
     "errors": (0, ""), "_toml": (0, ""), "hashing": (0, ""), "cache": (0, ""), "cachelock": (0, ""),
     "fsutil": (0, ""), "ui": (0, ""), "steps": (0, ""), "shipped": (0, ""), "relocate": (0, ""),
     "archive": (0, ""), "package": (0, ""), "manifest": (0, ""), "binfmt": (0, ""), "targets": (0, ""),
-    "doctor_config": (0, ""), "verify.probe": (0, ""), "verify.report": (0, ""), "verify.elf": (0, ""),
+    "verify.probe": (0, ""), "verify.report": (0, ""), "verify.elf": (0, ""),
     "verify.hashed": (0, ""),
     # 1: facts read from data files; the subprocess door
     "layouts": (1, ""), "recipe": (1, ""), "recipe_schema": (1, ""), "recipe_source": (1, ""), "pins": (1, ""), "runner": (1, ""),
     "toolchain": (1, ""),
-    # 2: the trust patch (text in, text out; files), sources
-    "trust": (2, ""), "sources": (2, ""),
+    # 2: the trust patch (text in, text out; files), sources, the probe's host side
+    "trust": (2, ""), "sources": (2, ""), "probing": (2, ""),
     # 3..5: the build side
     "components": (3, "build"), "platforms": (3, "build"), "plan": (4, "build"), "actions": (5, "build"),
     "prerequisites": (5, "build"), "build": (6, "build"), "sbom": (5, "build"), "publish": (6, "build"),

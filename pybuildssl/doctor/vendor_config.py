@@ -1,4 +1,4 @@
-"""doctor: ``ssl`` fails because of the host's openssl.cnf (pure; doctor.py calls it).
+"""doctor: ``ssl`` fails because of the host's openssl.cnf (pure; the ``vendor_config_fails`` rule calls it).
 
 RHEL 9's ``/etc/pki/tls/openssl.cnf`` (and Fedora's and Amazon Linux 2023's)
 sets ``config_diagnostics = 1``, which makes every configuration error fatal,
