@@ -207,6 +207,28 @@ def strip(ctx: Context, step: Step, log: Path, prefix: str) -> None:
         ctx.runner.run(["strip", "--strip-unneeded", *map(str, binaries)], log=log, step=step.name)
 
 
+#: The Makefile variable configure fills for each optimisation when the compiler supports it.
+OPTIMIZATION_FLAGS = {"pgo": "PGO_PROF_USE_FLAG", "lto": "LTOFLAGS"}
+
+
+def check_optimizations(ctx: Context, step: Step, log: Path, makefile: str, *wanted: str) -> None:
+    """Fail unless configure turned each wanted optimisation into flags in ``makefile``."""
+    values = {}
+    for line in Path(makefile).read_text(encoding="utf-8", errors="replace").splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.strip() in OPTIMIZATION_FLAGS.values():
+            values[name.strip()] = value.strip()
+    empty = [w for w in wanted if not values.get(OPTIMIZATION_FLAGS[w])]
+    _write(log, "".join(f"{OPTIMIZATION_FLAGS[w]} = {values.get(OPTIMIZATION_FLAGS[w], '')!r}\n" for w in wanted))
+    if empty:
+        names = " and ".join({"pgo": "PGO (cpython.optimizations)", "lto": "LTO (cpython.lto)"}[w] for w in empty)
+        raise BuildError(f"CPython's configure turned {names} into no compiler flags "
+                         f"({', '.join(OPTIMIZATION_FLAGS[w] for w in empty)} empty in {makefile})",
+                         hint="it recognises gcc and clang by the compiler's name; use the host toolchain "
+                              "(build.toolchain=cc, no target.glibc) or --set build.profile=fast",
+                         step=step.name, log_path=str(log))
+
+
 def package(ctx: Context, step: Step, log: Path, prefix: str, name: str) -> None:
     ctx.package(Path(prefix), name)
 
@@ -216,4 +238,5 @@ ACTIONS: dict[str, Callable[..., None]] = {
     "require-tclsh-unless": require_tclsh_unless, "install-files": install_files,
     "merge-deps": merge_deps, "apply-patch": apply_patch, "patch-ssl": patch_ssl,
     "set-rpath": set_rpath, "relocate": relocate_tree, "strip": strip, "package": package,
+    "check-optimizations": check_optimizations,
 }

@@ -249,7 +249,6 @@ def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
              host_vendor: Callable[[], str]) -> Recipe:
     merged, origin = _merge(layers)
     values = _values(path, merged, origin)
-    _apply_profile(values)
     where = str(path)
     table = pins.load()
     for s in SOURCE_SECTIONS:
@@ -264,6 +263,7 @@ def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
     target = values["target"]
     vendor, openssldir, fallback = _trust_facts(values, origin, where, host_vendor)
     glibc, toolchain = _glibc_and_toolchain(values, origin, where)
+    _apply_profile(values, toolchain)
     components: dict[str, Source] = {}
     if target["os"] == "linux":
         for name in enabled_components(values["components"]):
@@ -327,9 +327,17 @@ def _free_threaded(values: dict[str, dict[str, Any]], cpython: Source, origin: d
     return True
 
 
-def _apply_profile(values: dict[str, dict[str, Any]]) -> None:
-    """cpython.optimizations and cpython.lto left unset follow build.profile (release: on)."""
-    on = values["build"]["profile"] == "release"
+#: Toolchains with which CPython's configure turns --enable-optimizations and --with-lto into
+#: compiler flags.  It picks them by the compiler's *name* (gcc or clang); Zig's wrapper is named
+#: `cc`, and its clang would need an llvm-profdata of its own LLVM: with Zig both are silent
+#: no-ops (measured: an "optimised" 3.13.15 built with Zig had empty PGO_PROF_USE_FLAG and LTOFLAGS).
+RELEASE_TOOLCHAINS = ("cc",)
+
+
+def _apply_profile(values: dict[str, dict[str, Any]], toolchain: str) -> None:
+    """cpython.optimizations and cpython.lto left unset follow build.profile: on in the release
+    profile where the toolchain lets CPython's configure honour them (RELEASE_TOOLCHAINS)."""
+    on = values["build"]["profile"] == "release" and toolchain in RELEASE_TOOLCHAINS
     for key in ("optimizations", "lto"):
         if values["cpython"][key] is None:
             values["cpython"][key] = on

@@ -175,7 +175,7 @@ def test_a_library_change_rebuilds_it_and_what_depends_on_it_only():
     assert changed == {"zlib", "cpython"}
     nc = keys("ncurses.configure_args=[\"--with-x\"]")
     assert {k for k in base if base[k] != nc[k]} == {"ncurses", "readline", "cpython"}
-    py = keys("cpython.lto=false")
+    py = keys("cpython.lto=true")
     assert {k for k in base if base[k] != py[k]} == {"cpython"}
     floor = keys("target.glibc=2.28")
     assert all(base[k] != floor[k] for k in base)  # another toolchain target: everything
