@@ -3,9 +3,9 @@
 
 * docs/recipes.md        from pybuildssl.recipe_schema.SCHEMA (the one list of recipe keys)
                          and the vendor layout table (valid ``target.vendor`` values);
-* docs/verify-checks.md  from the finding ids in pybuildssl/verify/checks.py and
-                         pybuildssl/verify/__init__.py, read with ``ast``; each id needs a
-                         line in CHECKS below, and every line there needs an id in the code.
+* docs/verify-checks.md  from the registry of verify's checks (pybuildssl/verify/checks/,
+                         each description beside its check); the finding ids the code
+                         adds (read with ``ast``) and the registry must name the same ids.
 
     python3 ci/gen_docs.py            # rewrite the files
     python3 ci/gen_docs.py --check    # exit 1 if a file differs (CI; a unit test does the same)
@@ -149,57 +149,8 @@ def render_recipes() -> str:
 
 # -------------------------------------------------------- verify checks ----
 
-#: One line per finding id of `pybuildssl verify`.  ``*`` stands for a vendor name.
-CHECKS: dict[str, str] = {
-    "archive.extract": "the archive extracts safely into a fresh directory whose path holds a space and "
-                       "non-ASCII characters: every link is resolved against the tree as extracted so far and "
-                       "must stay inside, nothing is written through a link, a hard link names a regular file "
-                       "already extracted, no devices (FAIL names the member; nothing is left behind); SKIP "
-                       "when a directory was given (it is copied there instead)",
-    "archive.manifest-first": "the manifest `PYBUILDSSL.json` is the archive's first member",
-    "manifest.present": "the artifact carries a pybuildssl manifest; SKIP for any other Python "
-                        "(manifest checks are then skipped)",
-    "manifest.tree": "every file matches the sha256 the manifest records, and no file is missing or extra; "
-                     "after an installer (uv) only its own changes pass: a _sysconfigdata still a plain literal, "
-                     "its bytecode as compiled from that source, bin/python, BUILD, EXTERNALLY-MANAGED (docs/uv.md)",
-    "hygiene.world-writable": "no file or directory is world-writable",
-    "hygiene.setuid": "no setuid or setgid bits",
-    "reloc.rpath": "every RPATH/RUNPATH of every ELF file is `$ORIGIN`-relative (Linux; SKIP elsewhere)",
-    "libs.external": "ELF files need nothing from outside the artifact but glibc's family and the recipe's "
-                     "`verify.allow_libraries` (WARN when the latter are used)",
-    "glibc.floor": "no ELF file needs a `GLIBC_` symbol version above the recipe's `target.glibc` floor; "
-                   "every offender is listed (SKIP when the recipe sets no floor)",
-    "reloc.build-paths": "no build or staging path in binaries, scripts, sysconfig or pkg-config data; no "
-                         "absolute interpreter in a shebang",
-    "reloc.openssl-dirs": "OpenSSL never searches its compiled MODULESDIR/ENGINESDIR (static with `no-module`), "
-                          "or the provider modules ship in the artifact (WARN otherwise)",
-    "openssl.openssldir": "OPENSSLDIR is the target's own location, never a build or user-writable path; on "
-                          "Windows, under a root only administrators can write (CVE-2019-1552)",
-    "python.starts": "the interpreter runs from the relocated directory (the probe prints its facts)",
-    "python.prefix": "`sys.prefix`, sysconfig paths and config variables follow the new location",
-    "python.modules": "the standard library's extension modules import (WARN names those that do not)",
-    "ssl.import": "`import ssl` works, with `ssl` as the first user of OpenSSL in the process",
-    "ssl.version": "OpenSSL is 3.2 or newer, is the version the manifest (or `--expect-openssl`) names, and "
-                   "has the major.minor `_ssl` was built against",
-    "trust.patch": "`ssl.py` carries the pybuildssl patch the manifest records (same fallback list, same "
-                   "text); for a Python without a manifest, WARN when it is not patched",
-    "trust.default-paths": "`ssl.get_default_verify_paths()` names a usable CA file or hashed directory",
-    "tls.trusted": "`urllib`, `http.client` and `set_default_verify_paths()` (pip's truststore path) trust a "
-                   "loopback server whose CA is only in the host vendor's store (private mount namespace)",
-    "tls.unknown-ca": "a server whose CA is not in the store is refused with a certificate verification error",
-    "tls.wrong-host": "a certificate issued for another name is refused for the hostname",
-    "layout.*": "the same handshakes under another vendor's layout (`--layouts`, e.g. `rhel` or `all`): "
-                "trusted through the compiled defaults or the baked fallback, unknown CA and wrong host refused. "
-                "The vendor-configuration layouts (`rhel-config`, `rhel-config-legacy`, `rhel-config-future`, "
-                "`rhel-config-fips`, all in `all`) lay RHEL 9's own `openssl.cnf` (`config_diagnostics = 1`) and "
-                "crypto-policies' back-ends, as shipped, over the rhel trust layout, linked into the artifact's "
-                "OPENSSLDIR ([vendor-config.md](vendor-config.md)): a client with `ssl` first, one with `hashlib` "
-                "first and one with `hashlib` first and `ssl` in a thread each complete a handshake, and the "
-                "default context offers exactly the policy's TLS 1.3 suites; an OpenSSL that fails on the file "
-                "fails here (`[CONF: MODULE_INITIALIZATION_ERROR]`, `unknown error`)",
-}
-
-CHECK_SOURCES = ("pybuildssl/verify/__init__.py", "pybuildssl/verify/checks.py")
+#: Where verify adds findings: every id used there must be in the registry, and back.
+CHECK_SOURCES = ("pybuildssl/verify/__init__.py", "pybuildssl/verify/checks/*.py")
 _ID = re.compile(r"[a-z]+\.[a-z*][a-z0-9*-]*")
 _FILE_LIKE = re.compile(r"\.(py|exe|json|toml|pem|crt|so|txt|xml|gz|xz|zst)$")
 
@@ -219,7 +170,8 @@ def check_ids(repo: Path = REPO) -> list[str]:
     some id passed literally as the first argument of ``.add(...)`` (ids reached
     through variables, like ``for cid in (...)``, are found this way too).
     """
-    trees = [ast.parse((repo / src).read_text(encoding="utf-8")) for src in CHECK_SOURCES]
+    files = [p for pattern in CHECK_SOURCES for p in sorted(repo.glob(pattern))]
+    trees = [ast.parse(p.read_text(encoding="utf-8")) for p in files]
     families: set[str] = set()
     for tree in trees:
         for node in ast.walk(tree):
@@ -241,13 +193,17 @@ def check_ids(repo: Path = REPO) -> list[str]:
 
 
 def render_verify_checks(repo: Path = REPO) -> str:
+    from pybuildssl.verify.checks import REGISTRY
+
+    described = [c.id for c in REGISTRY]
     ids = check_ids(repo)
-    missing = [i for i in ids if i not in CHECKS]
+    missing = [i for i in ids if i not in described]
     if missing:
-        raise SystemExit(f"ci/gen_docs.py: describe these verify check ids in CHECKS: {', '.join(missing)}")
-    gone = [i for i in CHECKS if i not in ids]
+        raise SystemExit(f"ci/gen_docs.py: register these verify check ids (pybuildssl/verify/checks/): "
+                         f"{', '.join(missing)}")
+    gone = [i for i in described if i not in ids]
     if gone:
-        raise SystemExit(f"ci/gen_docs.py: CHECKS describes ids no longer in the code: {', '.join(gone)}")
+        raise SystemExit(f"ci/gen_docs.py: the registry describes ids no longer in the code: {', '.join(gone)}")
     out = [
         "# `pybuildssl verify`: the checks",
         "",
@@ -262,9 +218,9 @@ def render_verify_checks(repo: Path = REPO) -> str:
         "line per id.",
         "",
     ]
-    for cid in CHECKS:  # the order of CHECKS: roughly the order verify runs them
-        shown = cid.replace("*", "<vendor>")
-        out.append(f"- `{shown}`: {CHECKS[cid]}")
+    for check in REGISTRY:  # the registry's order: the order verify runs them
+        shown = check.id.replace("*", "<vendor>")
+        out.append(f"- `{shown}`: {check.description}")
     out.append("")
     return "\n".join(out)
 

@@ -20,7 +20,7 @@ from .errors import BuildError, PrerequisiteError
 from .recipe import Recipe, builtin_dir
 from .runner import Runner
 from .steps import Step
-from .verify import elf
+from . import binfmt as elf
 
 #: A component directory counts only once this stamp is written.
 STAMP = ".complete.json"

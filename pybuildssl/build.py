@@ -178,45 +178,50 @@ class Builder:
         return self._context
 
     # -- packaging -------------------------------------------------------------
-    def manifest(self, plan: Plan, files: dict) -> dict:
+    def manifest(self, plan: Plan, files: dict):  # -> pybuildssl.manifest.Manifest
+        from . import targets
+        from .manifest import (ComponentPin, CPythonInfo, Manifest, OpenSSLInfo, RecipeInfo, SourcePin,
+                               TargetInfo, Toolchain, TrustInfo)
+
         r = self.recipe
         epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or r.source_date_epoch)
-        return {
-            "schema": package.MANIFEST_SCHEMA,
-            "tool": "pybuildssl",
-            "recipe": {"name": r.name, "sha256": r.digest(), "resolved": r.to_dict()},
-            "target": {"os": r.os, "arch": r.arch, "vendor": r.vendor, "libc": r.libc, "triple": r.target,
-                       "glibc": r.glibc, "target_triple": plan_mod.target_triple(r)},
-            "build_tag": plan_mod.build_tag(r),
-            "tool_version": __version__,
+        return Manifest(
+            schema=package.MANIFEST_SCHEMA,
+            tool="pybuildssl",
+            recipe=RecipeInfo(name=r.name, sha256=r.digest(), resolved=r.to_dict()),
+            target=TargetInfo(os=r.os, arch=r.arch, vendor=r.vendor, libc=r.libc, triple=r.target,
+                              glibc=r.glibc, target_triple=plan_mod.target_triple(r)),
+            build_tag=plan_mod.build_tag(r),
+            tool_version=__version__,
             # installers (uv) parse _sysconfigdata as data and replace this placeholder in it
-            "sysconfig_placeholder": relocate.SYSCONFIG_PLACEHOLDER,
-            "toolchain": {"kind": plan.toolchain.kind, "id": plan.toolchain.id},
-            "openssl": {"version": r.openssl.version, "openssldir": r.openssldir,
-                        "options": list(r.openssl_options), "linkage": "static"},
-            "cpython": {"version": r.cpython.version, "shared": r.cpython_shared,
-                        "interpreter": "bin/" + relocate.interpreter(plan.dirs.prefix).name},
-            "trust": {"fallback": [list(x) for x in r.fallback], "windows_mode": r.windows_mode,
-                      "patch_sha256": hashing.sha256_text(self.ssl_patch), "opt_out_env": "PYBUILDSSL_NO_FALLBACK"},
-            "sources": [
-                {"name": s.name, "version": s.version, "sha256": s.sha256, "url": s.urls[0], "license": s.license}
-                for s in (r.openssl, r.cpython)
-            ],
+            sysconfig_placeholder=relocate.SYSCONFIG_PLACEHOLDER,
+            toolchain=Toolchain(kind=plan.toolchain.kind, id=plan.toolchain.id),
+            # how OpenSSL is linked is what the target's configure does with these options
+            openssl=OpenSSLInfo(version=r.openssl.version, openssldir=r.openssldir,
+                                options=list(r.openssl_options),
+                                linkage=targets.openssl_linkage(r.os, r.openssl_options)),
+            cpython=CPythonInfo(version=r.cpython.version, shared=r.cpython_shared,
+                                interpreter="bin/" + relocate.interpreter(plan.dirs.prefix).name),
+            trust=TrustInfo(fallback=[list(x) for x in r.fallback], windows_mode=r.windows_mode,
+                            patch_sha256=hashing.sha256_text(self.ssl_patch),
+                            opt_out_env="PYBUILDSSL_NO_FALLBACK"),
+            sources=[SourcePin(name=s.name, version=s.version, sha256=s.sha256, url=s.urls[0], license=s.license)
+                     for s in (r.openssl, r.cpython)],
             # libraries linked statically into the extension modules (Linux)
-            "components": [
-                {"name": n, "version": s.version, "sha256": self._used_pins.get(n) or s.sha256,
-                 "pinned_as": s.pinned_as(self._used_pins.get(n) or s.sha256), "url": s.urls[0],
-                 "license": s.license, "modules": list(components_mod.SPECS[n].modules)}
+            components=[
+                ComponentPin(name=n, version=s.version, sha256=self._used_pins.get(n) or s.sha256,
+                             pinned_as=s.pinned_as(self._used_pins.get(n) or s.sha256), url=s.urls[0],
+                             license=s.license, modules=list(components_mod.SPECS[n].modules))
                 for n, s in r.components.items()
             ],
-            "component_keys": dict(plan.keys),
-            "build_prefix": platforms.get(r.os).PYTHON_PREFIX,
+            component_keys=dict(plan.keys),
+            build_prefix=platforms.get(r.os).PYTHON_PREFIX,
             # verify searches every file for these: no build path may be left behind
-            "build_paths": self.build_paths(),
-            "build_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)),
-            "build_time_note": "SOURCE_DATE_EPOCH of the build, so that archives are reproducible",
-            "files": files,
-        }
+            build_paths=self.build_paths(),
+            build_time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)),
+            build_time_note="SOURCE_DATE_EPOCH of the build, so that archives are reproducible",
+            files=files,
+        )
 
     def build_paths(self) -> list[str]:
         """Where the build happened: what no file of the artifact may name.
@@ -242,8 +247,9 @@ class Builder:
             manifest = package.read_manifest(cached)
         else:
             files = package.file_table(plan.dirs.prefix)
-            manifest = self.manifest(plan, files)
-            package.write_archive(plan.dirs.prefix, manifest, cached, compression=r.compression, mtime=epoch)
+            typed = self.manifest(plan, files)
+            package.write_archive(plan.dirs.prefix, typed, cached, compression=r.compression, mtime=epoch)
+            manifest = typed.to_dict()  # the same plain data read_manifest gives for a cached one
             packaged = True
         self.dist_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.dist_dir / f".{plan.artifact_name}.tmp"

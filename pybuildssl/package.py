@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from .hashing import sha256_file
+from . import manifest as manifest_mod
 
 TOP = "python"
-MANIFEST = "PYBUILDSSL.json"
-MANIFEST_SCHEMA = 1
+MANIFEST = manifest_mod.FILE_NAME
+MANIFEST_SCHEMA = manifest_mod.SCHEMA
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -83,7 +84,7 @@ def _open_compressed(raw: BinaryIO, compression: str) -> BinaryIO:
     raise ValueError(f"unknown compression {compression!r}")
 
 
-def write_archive(root: Path, manifest: dict[str, Any], dest: Path, *, compression: str,
+def write_archive(root: Path, manifest: "manifest_mod.Manifest | dict[str, Any]", dest: Path, *, compression: str,
                   mtime: int) -> Path:
     """Pack ``root`` as ``python/`` with the manifest first; publish atomically at ``dest``."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -92,7 +93,8 @@ def write_archive(root: Path, manifest: dict[str, Any], dest: Path, *, compressi
         with os.fdopen(fd, "wb") as raw:
             comp = _open_compressed(raw, compression)
             with tarfile.open(fileobj=comp, mode="w", format=tarfile.PAX_FORMAT) as tf:
-                data = json.dumps(manifest, indent=1, sort_keys=True).encode() + b"\n"
+                data = manifest.to_json() if isinstance(manifest, manifest_mod.Manifest) else \
+                    manifest_mod.dumps(manifest)
                 ti = _info(f"{TOP}/{MANIFEST}", mtime)
                 ti.size, ti.mode = len(data), 0o644
                 tf.addfile(ti, io.BytesIO(data))

@@ -1,7 +1,7 @@
 """The one list of valid recipe keys (:data:`SCHEMA`): type, default, doc and choices of each.
 
 Recipe validation, ``--set`` parsing and the recipe reference in docs/recipes.md
-(``ci/gen_docs.py``) all read it.  A leaf.
+(``ci/gen_docs.py``) all read it.  Imports only the targets leaf (the OS list, the Windows trust modes).
 """
 
 from __future__ import annotations
@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from . import targets
+
 MIN_OPENSSL = (3, 2, 0)
-OSES = ("linux", "macos", "windows")
+OSES = targets.OSES
 ARCHES = ("x86_64", "aarch64", "arm64")
 COMPRESSIONS = ("gz", "xz", "zst")
-WINDOWS_TRUST_MODES = ("enumeration", "winstore", "both")
+WINDOWS_TRUST_MODES = targets.WINDOWS_TRUST_MODES
 #: Build profiles: what cpython.optimizations and cpython.lto default to.
 PROFILES = ("release", "fast")
 TOOLCHAINS = ("auto", "zig", "cc")

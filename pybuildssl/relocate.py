@@ -32,32 +32,17 @@ import re
 from pathlib import Path
 from typing import Callable
 
+# The prefix layout rules live in a leaf that verify reads too.
+from .pyprefix import SYSCONFIGDATA_HEADER, check_sysconfigdata, find_version_dir, interpreter  # noqa: F401
+
 SHEBANG_TEMPLATE = """#!/bin/sh
 '''exec' "$(dirname -- "$(readlink -f -- "$0" 2>/dev/null || echo "$0")")/{interp}" "$0" "$@"
 ' '''
 """
 
 
-def find_version_dir(prefix: Path) -> Path:
-    libs = sorted(p for p in (prefix / "lib").glob("python3.*") if (p / "os.py").is_file())
-    if not libs:
-        raise FileNotFoundError(f"no lib/python3.X/os.py under {prefix}")
-    return libs[-1]
-
-
-def interpreter(prefix: Path) -> Path:
-    """The real interpreter binary (bin/python3.X), not the python3 symlink."""
-    ver = find_version_dir(prefix).name
-    for name in (ver, ver + "t"):
-        p = prefix / "bin" / name
-        if p.is_file() and not p.is_symlink():
-            return p
-    return prefix / "bin" / ver
-
-
 #: python-build-standalone's build prefix: what installers (uv) replace in ``_sysconfigdata``.
 SYSCONFIG_PLACEHOLDER = "/install"
-SYSCONFIGDATA_HEADER = "# system configuration generated and used by the sysconfig module\n"
 HOOK_MARK = "# pybuildssl: relocatable sysconfig"
 
 #: Inserted into ``sysconfig`` before ``_init_posix``; its loaded values go through it.
@@ -79,36 +64,6 @@ def _pybuildssl_relocate(build_time_vars):
     return {k: pat.sub(swap, v) if isinstance(v, str) else v for k, v in build_time_vars.items()}
 
 ''' % {"placeholder": SYSCONFIG_PLACEHOLDER}
-
-
-def check_sysconfigdata(text: str) -> dict:
-    """The values of a ``_sysconfigdata`` file that installers can parse as data; ValueError if not.
-
-    The shape uv reads: CPython's header comment, then ``build_time_vars = {...}`` whose keys are
-    strings and values strings or integers, with no escape but ``\\\\``, ``\\'`` and ``\\"``.
-    """
-    import ast
-
-    if not text.startswith(SYSCONFIGDATA_HEADER):
-        raise ValueError("the first line is not CPython's header comment")
-    body = text[len(SYSCONFIGDATA_HEADER):]
-    try:
-        tree = ast.parse(body)
-    except SyntaxError as e:
-        raise ValueError(f"not valid Python: {e}") from None
-    if (len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assign) or not body.startswith("build_time_vars")
-            or [getattr(t, "id", None) for t in tree.body[0].targets] != ["build_time_vars"]):
-        raise ValueError("not a single assignment to build_time_vars")
-    try:
-        data = ast.literal_eval(tree.body[0].value)
-    except ValueError:
-        raise ValueError("build_time_vars is not a literal (it holds code)") from None
-    if not isinstance(data, dict) or not all(isinstance(k, str) and type(v) in (str, int) for k, v in data.items()):
-        raise ValueError("build_time_vars is not a dict of strings to strings or integers")
-    bad = re.search(r"\\[^\\'\"]", re.sub(r"\\\\", "", body))
-    if bad:
-        raise ValueError(f"an escape installers cannot read: {bad.group(0)!r}")
-    return data
 
 
 def rewrite_sysconfigdata(path: Path, old: str) -> bool:

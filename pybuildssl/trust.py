@@ -29,7 +29,7 @@ from typing import Callable, Iterable, Sequence
 
 from .shipped import shipped_dir
 from .hashing import sha256_bytes
-from . import layouts
+from . import layouts, targets
 from .errors import PatchError
 
 #: Bumped whenever the runtime behaviour of the rendered block changes.
@@ -42,7 +42,7 @@ END_MARKER = "# <<< pybuildssl trust fallback <<<"
 #: (Written literally in the template too; a unit test checks they agree.)
 OPT_OUT_ENV = "PYBUILDSSL_NO_FALLBACK"
 
-WINDOWS_MODES = ("enumeration", "winstore", "both")
+WINDOWS_MODES = targets.WINDOWS_TRUST_MODES
 TARGET_OSES = (*layouts.POSIX_OSES, "windows")
 
 #: Next to the patched ssl.py: the pristine original, byte for byte.

@@ -51,10 +51,10 @@ Trust
 
 from __future__ import annotations
 
-import ntpath
 from pathlib import PureWindowsPath
 from typing import TYPE_CHECKING
 
+from .. import targets
 from ..errors import RecipeError
 from ..steps import Step
 
@@ -77,7 +77,7 @@ OPENSSL_PREFIX_IN_DESTDIR = ("Program Files", "pybuildssl", "openssl")
 PYTHON_PREFIX = ""
 INTERPRETER = "python.exe"
 #: Windows OpenSSL is shared (DLLs in DLLs\); verify and the manifest may ask.
-OPENSSL_LINKAGE = "shared"
+OPENSSL_LINKAGE = targets.openssl_linkage("windows", ())
 #: The recipe patch that wires org.openssl.winstore:// into the default verify paths.
 WINSTORE_PATCH = "openssl-winstore-default-paths.patch"
 WINSTORE_URI = "org.openssl.winstore://"
@@ -107,11 +107,11 @@ def prerequisites(recipe: "Recipe") -> dict[str, str]:
 def install_hint(missing: dict[str, str]) -> str:
     return INSTALL_HINT + ": " + "; ".join(f"{tool}: {what}" for tool, what in missing.items())
 
-#: Roots under which only administrators can create or change files on a
-#: default Windows installation (system drive C:).  C:\ itself, C:\ProgramData,
-#: C:\Users and even parts of C:\Windows (Temp, Tasks, tracing) let ordinary
-#: users create files or directories: never OPENSSLDIR.
-ADMIN_ONLY_ROOTS = ("C:\\Program Files\\", "C:\\Program Files (x86)\\")
+
+#: Where only administrators can write, and the OPENSSLDIR rule: in the neutral leaf
+#: pybuildssl.targets (verify judges manifests with them too).
+ADMIN_ONLY_ROOTS = targets.ADMIN_ONLY_ROOTS
+openssldir_problem = targets.windows_openssldir_problem
 
 
 # ----------------------------------------------------------------- checks ---
@@ -161,31 +161,6 @@ def winstore_only_supported() -> bool:
 
 def winstore_patches(recipe: "Recipe") -> list[str]:
     return [p["file"] for p in recipe.openssl.patches]
-
-
-def openssldir_problem(path: str) -> str | None:
-    """Why ``path`` must not be a Windows OPENSSLDIR (None when it may).
-
-    Pure: judges the string.  OPENSSLDIR must be an absolute path with a
-    drive under a root that only administrators can write on a default
-    installation; anything else (a build directory, the user profile,
-    C:\\ProgramData, a directory C:\\ itself lets users create, a relative
-    path) lets a local user plant openssl.cnf (CVE-2019-1552).
-    """
-    if not path:
-        return "is empty"
-    p = path.replace("/", "\\")
-    drive, _ = ntpath.splitdrive(p)
-    if not drive or not ntpath.isabs(p) or drive.startswith("\\\\"):
-        return "is not an absolute path on a drive"
-    if ".." in p.split("\\"):
-        return "contains '..'"
-    low = ntpath.normpath(p).lower() + "\\"
-    if not any(low.startswith(root.lower()) for root in ADMIN_ONLY_ROOTS):
-        return ("is outside the administrator-only roots ("
-                + ", ".join(r.rstrip("\\") for r in ADMIN_ONLY_ROOTS)
-                + "): an ordinary user could create it and plant openssl.cnf (CVE-2019-1552)")
-    return None
 
 
 # ---------------------------------------------------------------- OpenSSL ---

@@ -7,24 +7,25 @@ a clean environment; host-side checks turn facts into findings; real TLS
 handshakes run under vendor layouts in private mount namespaces.  Every
 finding is collected before the verdict.
 
-Modules: probe.py (inside the target), checks.py (findings), tls.py (test CAs
-and loopback servers), sandbox.py (mount namespaces), report.py (output),
-elf.py (ELF dynamic sections).
+Modules: probe.py (inside the target; run by :mod:`pybuildssl.probing`), checks/ (findings,
+grouped by concern, each beside its description in the registry), target.py
+(what is verified), tls.py (test CAs and loopback servers), sandbox.py (mount
+namespaces), report.py (output).  ELF reading is the neutral leaf
+:mod:`pybuildssl.binfmt`; the manifest is :class:`pybuildssl.manifest.Manifest`.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
-from .. import fsutil, layouts, package, sources
-from ..errors import ArchiveError, VerifyError
+from .. import layouts, probing
+from ..errors import VerifyError
 from . import checks, vendorconf
+from .cleanenv import clean_env
 from .report import FAIL, SKIP, Report
 
 #: The relocation test's directory name: a space and non-ASCII characters.
@@ -54,39 +55,6 @@ def parse_layouts(text: str | None, host_vendor: str) -> list[str]:
                               hint="valid: host, all, " + ", ".join(linux + configs))
         out.append(name)
     return out
-
-
-def _prepare(path: Path, workdir: Path, r: Report) -> checks.Target | None:
-    dest = workdir / RELOCATED_NAME
-    if path.is_dir():
-        with checks.timing(r):
-            shutil.copytree(path, dest, symlinks=True, copy_function=fsutil.link_or_copy)
-            manifest = None
-            mfile = dest / package.MANIFEST
-            if mfile.is_file():
-                manifest = json.loads(mfile.read_text())
-            r.add("archive.extract", SKIP, f"a directory was given; copied to {dest}")
-        return checks.Target(input=path, root=dest, manifest=manifest,
-                             os=(manifest or {}).get("target", {}).get("os", layouts.host_os()))
-    with checks.timing(r):
-        members: list[tarfile.TarInfo] = []
-        try:
-            sources.extract(path, dest, strip_top=True, members_out=members)
-        except (ArchiveError, tarfile.TarError, EOFError, OSError) as e:
-            msg = e.message if isinstance(e, ArchiveError) else f"{type(e).__name__}: {e}"
-            r.add("archive.extract", FAIL, f"refused: {msg}")
-            return None
-        manifest = None
-        mfile = dest / package.MANIFEST
-        if mfile.is_file():
-            try:
-                manifest = json.loads(mfile.read_text())
-            except ValueError as e:
-                r.add("archive.extract", FAIL, f"PYBUILDSSL.json is not JSON: {e}")
-                return None
-        r.add("archive.extract", "pass", f"{len(members)} members extracted safely into {dest}")
-    return checks.Target(input=path, root=dest, manifest=manifest, members=members,
-                         os=(manifest or {}).get("target", {}).get("os", layouts.host_os()))
 
 
 def scratch_dir(path: Path) -> str | None:
@@ -126,7 +94,7 @@ def verify(path: Path, *, layouts_arg: str | None = None, expect_openssl: str | 
     workdir = Path(tempfile.mkdtemp(prefix="pybuildssl verify ", dir=scratch_dir(path)))
     try:
         progress("extracting")
-        t = _prepare(path, workdir, r)
+        t = checks.archive.extract(path, workdir / RELOCATED_NAME, r)
         if t is None:
             r.seconds = time.monotonic() - start
             return r
@@ -148,15 +116,12 @@ def verify(path: Path, *, layouts_arg: str | None = None, expect_openssl: str | 
         else:
             progress("probing the interpreter")
             with checks.timing(r):
-                facts, err = checks.run_probe(t.interpreter, checks.probe_request(t, modules=checks.STDLIB_MODULES))
+                request = probing.probe_request(modules=checks.STDLIB_MODULES)
+                facts, err = probing.run_probe(t.interpreter, request, env=clean_env())
                 r.facts["probe"] = facts
                 checks.check_python(t, facts, err, r)
                 checks.check_ssl(t, facts, r, expect_openssl)
-                if facts is not None:
-                    missing = {k: v for k, v in facts["modules"].items() if v != "ok"}
-                    r.add("python.modules", "warn" if missing else "pass",
-                          ("cannot import: " + ", ".join(f"{k} ({v})" for k, v in missing.items()))[:300]
-                          if missing else f"{len(facts['modules'])} stdlib modules import")
+                checks.check_modules(facts, r)
         progress("TLS handshakes")
         configs = [v for v in vendors if v in vendorconf.names()]
         checks.check_tls(t, r, [v for v in vendors if v not in configs], host_vendor=host_vendor)

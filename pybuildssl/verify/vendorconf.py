@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .. import _toml, layouts
+from ..manifest import Manifest
 from .report import FAIL, PASS, SKIP, Report
 
 #: First-user orders every layout is tried in.
@@ -153,8 +154,8 @@ def judge(c: VendorConfig, results: list[dict]) -> list[str]:
     return problems
 
 
-def openssldir_of(manifest: dict | None, facts: dict | None) -> str | None:
-    d = ((manifest or {}).get("openssl") or {}).get("openssldir")
+def openssldir_of(manifest: Manifest | None, facts: dict | None) -> str | None:
+    d = manifest.openssl.openssldir if manifest else None
     if d:
         return d
     cafile = (((facts or {}).get("ssl") or {}).get("verify_paths") or {}).get("openssl_cafile")

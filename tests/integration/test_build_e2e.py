@@ -56,7 +56,7 @@ def test_archive_is_deterministic_and_manifest_first(artifact, manifest):
 
 
 def test_rpath_is_origin_relative_and_python_runs_via_symlinks(moved_prefix):
-    from pybuildssl.verify import elf
+    from pybuildssl import binfmt as elf
 
     exe = moved_prefix / "bin" / "python3"
     info = elf.read(exe.resolve())

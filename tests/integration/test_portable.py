@@ -58,7 +58,7 @@ def test_the_old_root_refuses_what_the_build_host_links(old_root, tmp_path):
     src = tmp_path / "hello.c"
     src.write_text("#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n")
     subprocess.run([cc, "-O2", "-o", str(root / "hello"), str(src)], check=True)
-    from pybuildssl.verify import elf
+    from pybuildssl import binfmt as elf
 
     need = elf.read(root / "hello").max_version("GLIBC_")
     if need is None or need <= (2, 31):
@@ -84,7 +84,8 @@ def test_the_manifest_lists_the_components_and_the_toolchain(manifest):
 
 
 def test_the_modules_link_their_libraries_statically(moved_prefix):
-    from pybuildssl.verify import checks, elf
+    from pybuildssl import binfmt as elf
+    from pybuildssl.verify import checks
 
     dynload = next((moved_prefix / "lib").glob("python3.*/lib-dynload"))
     for mod in ("_ssl", "_sqlite3", "_ctypes", "_lzma", "_bz2", "zlib", "readline", "_curses", "_uuid"):

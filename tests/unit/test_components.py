@@ -11,7 +11,8 @@ import pytest
 from pybuildssl import components, recipe, recipe_source, sources, toolchain
 from pybuildssl.errors import PrerequisiteError, RecipeError
 from pybuildssl.plan import component_keys, make_plan
-from pybuildssl.verify import checks, elf
+from pybuildssl import binfmt as elf
+from pybuildssl.verify import checks
 from pybuildssl.verify.report import Report
 
 CACHE = Path("/cache")

@@ -22,7 +22,8 @@ LAYERS: dict[str, tuple[int, str]] = {
     "errors": (0, ""), "_toml": (0, ""), "hashing": (0, ""), "cache": (0, ""), "cachelock": (0, ""),
     "fsutil": (0, ""), "ui": (0, ""), "steps": (0, ""), "shipped": (0, ""), "relocate": (0, ""),
     "archive": (0, ""), "package": (0, ""), "manifest": (0, ""), "binfmt": (0, ""), "targets": (0, ""),
-    "verify.probe": (0, ""), "verify.report": (0, ""), "verify.elf": (0, ""),
+    "pyprefix": (0, ""),
+    "verify.probe": (0, ""), "verify.report": (0, ""),
     "verify.hashed": (0, ""),
     # 1: facts read from data files; the subprocess door
     "layouts": (1, ""), "recipe": (1, ""), "recipe_schema": (1, ""), "recipe_source": (1, ""), "pins": (1, ""), "runner": (1, ""),

@@ -1,5 +1,6 @@
 """A small ELF reader: dynamic section (NEEDED, RPATH, RUNPATH, SONAME) and
-version needs (GLIBC_2.x), from the section headers.  Standard library only,
+version needs (GLIBC_2.x), from the section headers.  A neutral leaf: build
+(strip) and verify (relocation checks) both read binaries through it.  Standard library only,
 no binutils needed, fast enough to read every file of an artifact.
 """
 
