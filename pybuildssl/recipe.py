@@ -330,7 +330,8 @@ def _free_threaded(values: dict[str, dict[str, Any]], cpython: Source, origin: d
 #: Toolchains with which CPython's configure turns --enable-optimizations and --with-lto into
 #: compiler flags.  It picks them by the compiler's *name* (gcc or clang); Zig's wrapper is named
 #: `cc`, and its clang would need an llvm-profdata of its own LLVM: with Zig both are silent
-#: no-ops (measured: an "optimised" 3.13.15 built with Zig had empty PGO_PROF_USE_FLAG and LTOFLAGS).
+#: no-ops (measured: an "optimised" 3.13.15 built with Zig had an empty PGO_PROF_USE_FLAG and no
+#: -flto; configured with the host's gcc, both are there).
 RELEASE_TOOLCHAINS = ("cc",)
 
 

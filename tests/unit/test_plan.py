@@ -224,13 +224,19 @@ def test_check_optimizations_fails_a_configure_that_dropped_them(tmp_path):
 
     step = Step("cpython.check-optimizations", "cpython", ("pybuildssl:check-optimizations",), str(tmp_path))
     makefile = tmp_path / "Makefile"
-    # what 3.13.15's configure wrote for CC=cc (Zig's wrapper): both empty
-    makefile.write_text("PGO_PROF_GEN_FLAG=\nPGO_PROF_USE_FLAG=\nLTOFLAGS=\nOPT=\t\t-DNDEBUG -g -O3 -Wall\n")
+    # what 3.13.15's configure wrote for CC=cc (Zig's wrapper): no PGO flag, no -flto
+    makefile.write_text("PGO_PROF_GEN_FLAG=\nPGO_PROF_USE_FLAG=\nOPT=\t\t-DNDEBUG -g -O3 -Wall\n"
+                        "CONFIGURE_CFLAGS_NODIST= -g -std=c11 -Wextra -fvisibility=hidden\n")
     with pytest.raises(BuildError, match=r"turned PGO \(cpython.optimizations\) and LTO \(cpython.lto\) into no "
-                                         r"compiler flags \(PGO_PROF_USE_FLAG, LTOFLAGS empty") as e:
+                                         r"compiler flags \(no -f... in PGO_PROF_USE_FLAG, no -flto... in "
+                                         r"CONFIGURE_CFLAGS_NODIST") as e:
         actions.check_optimizations(None, step, tmp_path / "log", str(makefile), "pgo", "lto")
     assert "build.profile=fast" in e.value.hint
-    # what it writes for gcc
-    makefile.write_text("PGO_PROF_USE_FLAG=-fprofile-use -fprofile-correction\nLTOFLAGS=-flto=auto -ffat-lto-objects\n")
+    # what it wrote for gcc (Debian 12, measured)
+    makefile.write_text(
+        "PGO_PROF_GEN_FLAG=-fprofile-generate -fprofile-update=atomic\n"
+        "PGO_PROF_USE_FLAG=-fprofile-use -fprofile-correction\n"
+        "CONFIGURE_CFLAGS_NODIST= -fno-semantic-interposition -flto -fuse-linker-plugin -ffat-lto-objects "
+        "-flto-partition=none -g -std=c11\n")
     actions.check_optimizations(None, step, tmp_path / "log", str(makefile), "pgo", "lto")
-    assert "-fprofile-use" in (tmp_path / "log").read_text()
+    assert "-fprofile-use" in (tmp_path / "log").read_text() and "-flto" in (tmp_path / "log").read_text()
