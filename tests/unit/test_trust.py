@@ -364,7 +364,7 @@ def test_write_failure_is_a_patch_error_with_a_hint(tmp_path, monkeypatch):
     def denied(path, data, like=None):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(trust, "_atomic_write", denied)
+    monkeypatch.setattr(trust.prefix, "_atomic_write", denied)
     with pytest.raises(PatchError, match="Permission denied") as e:
         trust.patch_prefix(prefix)
     assert "owner" in e.value.hint
