@@ -22,7 +22,7 @@ SUDO=""
 APT_PACKAGES=(
   build-essential perl make patch patchelf pkg-config ca-certificates openssl
   autoconf automake libtool libltdl-dev tcl debootstrap
-  python3 python3-venv python3-pip util-linux dpkg-dev gpgv
+  python3 python3-venv python3-pip util-linux dpkg-dev gpgv iproute2
   gcc-mingw-w64-x86-64 wine64
 )
 missing=()
@@ -68,7 +68,10 @@ debian_sources() {
   local dest="$PYBUILDSSL_CACHE/debian-sources"
   export PYBUILDSSL_SOURCE_DIRS="$dest"
   export PYBUILDSSL_OVERRIDES="$PYBUILDSSL_CACHE/debian-sources.toml"
-  python "$REPO/ci/fetch_sources.py" --dest "$dest" --overrides-out "$PYBUILDSSL_OVERRIDES"
+  # sid and forky too, for the sources recipes name by line (CPython, OpenSSL): new upstream
+  # releases reach them first (the newest served release of the recipe's line is taken).
+  python "$REPO/ci/fetch_sources.py" --dest "$dest" --overrides-out "$PYBUILDSSL_OVERRIDES" \
+    --extra-suite sid --extra-suite forky
 }
 
 # Windows recipes on a Linux host: python.org's embeddable CPython from PyPI's

@@ -207,6 +207,31 @@ def strip(ctx: Context, step: Step, log: Path, prefix: str) -> None:
         ctx.runner.run(["strip", "--strip-unneeded", *map(str, binaries)], log=log, step=step.name)
 
 
+#: Where configure puts each optimisation's flags in the Makefile when the compiler supports
+#: it, and the flag to find there (3.13: LTO's go into CONFIGURE_CFLAGS_NODIST).
+OPTIMIZATION_FLAGS = {"pgo": ("PGO_PROF_USE_FLAG", "-f"), "lto": ("CONFIGURE_CFLAGS_NODIST", "-flto")}
+
+
+def check_optimizations(ctx: Context, step: Step, log: Path, makefile: str, *wanted: str) -> None:
+    """Fail unless configure turned each wanted optimisation into flags in ``makefile``."""
+    names = {var for var, _ in OPTIMIZATION_FLAGS.values()}
+    values = {}
+    for line in Path(makefile).read_text(encoding="utf-8", errors="replace").splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.strip() in names:
+            values[name.strip()] = value.strip()
+    missing = [w for w in wanted if OPTIMIZATION_FLAGS[w][1] not in values.get(OPTIMIZATION_FLAGS[w][0], "")]
+    _write(log, "".join(f"{OPTIMIZATION_FLAGS[w][0]} = {values.get(OPTIMIZATION_FLAGS[w][0], '')!r}\n"
+                        for w in wanted))
+    if missing:
+        what = " and ".join({"pgo": "PGO (cpython.optimizations)", "lto": "LTO (cpython.lto)"}[w] for w in missing)
+        where = ", ".join(f"no {OPTIMIZATION_FLAGS[w][1]}... in {OPTIMIZATION_FLAGS[w][0]}" for w in missing)
+        raise BuildError(f"CPython's configure turned {what} into no compiler flags ({where} of {makefile})",
+                         hint="it recognises gcc and clang by the compiler's name; use the host toolchain "
+                              "(build.toolchain=cc, no target.glibc) or --set build.profile=fast",
+                         step=step.name, log_path=str(log))
+
+
 def package(ctx: Context, step: Step, log: Path, prefix: str, name: str) -> None:
     ctx.package(Path(prefix), name)
 
@@ -216,4 +241,5 @@ ACTIONS: dict[str, Callable[..., None]] = {
     "require-tclsh-unless": require_tclsh_unless, "install-files": install_files,
     "merge-deps": merge_deps, "apply-patch": apply_patch, "patch-ssl": patch_ssl,
     "set-rpath": set_rpath, "relocate": relocate_tree, "strip": strip, "package": package,
+    "check-optimizations": check_optimizations,
 }

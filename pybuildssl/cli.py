@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _add(sub, "publish-index", "write SHA256SUMS, SBOMs and a uv downloads list for the artifacts in dist/",
              "  pybuildssl publish-index --base-url https://python.internal.example/pythons/\n"
-             "  pybuildssl publish-index dist/cpython-3.13.5+openssl3.5.9.rhel-x86_64-unknown-linux-gnu"
+             "  pybuildssl publish-index dist/cpython-3.13.15+openssl3.5.9.rhel-x86_64-unknown-linux-gnu"
              "-install_only.tar.gz\n\n"
              "then, for every uv user (see docs/uv.md):\n"
              "  export UV_PYTHON_DOWNLOADS_JSON_URL=https://python.internal.example/pythons/python-downloads.json\n"
@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "needs an OpenSSL with the winstore patch)")
 
     p = _add(sub, "verify", "check that an artifact runs from any path and trusts the system's CAs",
-             "  pybuildssl verify dist/cpython-3.13.5+openssl3.5.9.generic-x86_64-unknown-linux-gnu-install_only.tar.gz\n"
+             "  pybuildssl verify dist/cpython-3.13.15+openssl3.5.9.generic-x86_64-unknown-linux-gnu-install_only.tar.gz\n"
              "  pybuildssl verify dist/*.tar.gz --layouts all --junit verify.xml\n"
              "  pybuildssl verify ~/.pyenv/versions/3.12.1 --json")
     p.add_argument("path", type=Path, help="a pybuildssl archive or directory, or any CPython prefix")

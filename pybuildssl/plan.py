@@ -143,6 +143,8 @@ def build_tag(recipe: Recipe) -> str:
 def artifact_name(recipe: Recipe) -> str:
     """python-build-standalone's shape: ``cpython-VERSION+TAG-TRIPLE-install_only[_stripped].tar.EXT``."""
     flavour = "install_only_stripped" if recipe.strip else "install_only"
+    if recipe.cpython_free_threaded:
+        flavour = f"freethreaded-{flavour}"
     return (f"cpython-{recipe.cpython.version}+{build_tag(recipe)}-{target_triple(recipe)}-"
             f"{flavour}.tar.{recipe.compression}")
 

@@ -3,7 +3,7 @@ Python downloads list in uv's format.
 
 uv installs python-build-standalone-shaped archives from any list given with
 ``--python-downloads-json-url`` (or ``UV_PYTHON_DOWNLOADS_JSON_URL``): a JSON
-object whose keys name an installation (``cpython-3.13.5-linux-x86_64-gnu``)
+object whose keys name an installation (``cpython-3.13.15-linux-x86_64-gnu``)
 and whose values give the implementation, version parts, os, arch, libc,
 variant, the archive's URL and its sha256.  uv builds its installation key
 from those fields, so two artifacts for one platform cannot share a list

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from . import _toml, layouts
+from . import _toml, layouts, pins
 from .errors import RecipeError
 from .hashing import sha256_json
 from .recipe_schema import COMPONENTS, MIN_OPENSSL, SCHEMA, SOURCE_SECTIONS, WINDOWS_BINARIES, WINDOWS_SECTIONS
-from .recipe_source import Source, source as _source
+from .recipe_source import Source, resolve_line, source as _source
 from .shipped import shipped_dir
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class Recipe:
     cflags: str
     allow_libraries: tuple[str, ...]
     toolchain: str = "cc"
+    cpython_free_threaded: bool = False
     #: Components built from source (Linux), enabled ones only, in build order.
     components: Mapping[str, Source] = field(default_factory=dict)
     #: Windows: python.org's binaries that are pinned (python_embed, python_nuget).
@@ -253,6 +254,9 @@ def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
     merged, origin = _merge(layers)
     values = _values(path, merged, origin)
     where = str(path)
+    table = pins.load()
+    for s in SOURCE_SECTIONS:
+        resolve_line(s, values[s], origin, where, table)
     sources = {s: _source(s, values[s], origin, where) for s in SOURCE_SECTIONS}
     ossl = sources["openssl"]
     if ossl.version_tuple < MIN_OPENSSL:
@@ -263,6 +267,7 @@ def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
     target = values["target"]
     vendor, openssldir, fallback = _trust_facts(values, origin, where, host_vendor)
     glibc, toolchain = _glibc_and_toolchain(values, origin, where)
+    _apply_profile(values, toolchain)
     components: dict[str, Source] = {}
     if target["os"] == "linux":
         for name in enabled_components(values["components"]):
@@ -288,6 +293,7 @@ def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
         verify=values["build"]["verify"], cflags=values["build"]["cflags"],
         allow_libraries=tuple(values["verify"]["allow_libraries"]), glibc=glibc,
         toolchain=toolchain, components=components, raw=raw, windows_binaries=binaries, windows=windows,
+        cpython_free_threaded=_free_threaded(values, sources["cpython"], origin, where),
     )
 
 
@@ -317,6 +323,41 @@ def _values(path: Path, merged: dict[str, Any], origin: dict[str, str]) -> dict[
             else:
                 out[key] = spec.default
     return values
+
+
+#: The first line whose free-threaded build is supported (PEP 779); 3.13's was experimental.
+FREE_THREADED_SINCE = (3, 14)
+
+
+def _free_threaded(values: dict[str, dict[str, Any]], cpython: Source, origin: dict[str, str], where: str) -> bool:
+    if not values["cpython"]["free_threaded"]:
+        return False
+    w = origin.get("cpython.free_threaded", where)
+    if cpython.version_tuple[:2] < FREE_THREADED_SINCE:
+        raise RecipeError(f"{w}: key 'cpython.free_threaded' is true but cpython.version is {cpython.version}",
+                          hint="free-threaded builds are supported from CPython 3.14: "
+                               "--set cpython.version=3.14 (or 3.15)")
+    if values["target"]["os"] == "windows":
+        raise RecipeError(f"{w}: key 'cpython.free_threaded' is not wired for Windows targets yet",
+                          hint="build a free-threaded Linux or macOS target, or drop the key")
+    return True
+
+
+#: Toolchains with which CPython's configure turns --enable-optimizations and --with-lto into
+#: compiler flags.  It picks them by the compiler's *name* (gcc or clang); Zig's wrapper is named
+#: `cc`, and its clang would need an llvm-profdata of its own LLVM: with Zig both are silent
+#: no-ops (measured: an "optimised" 3.13.15 built with Zig had an empty PGO_PROF_USE_FLAG and no
+#: -flto; configured with the host's gcc, both are there).
+RELEASE_TOOLCHAINS = ("cc",)
+
+
+def _apply_profile(values: dict[str, dict[str, Any]], toolchain: str) -> None:
+    """cpython.optimizations and cpython.lto left unset follow build.profile: on in the release
+    profile where the toolchain lets CPython's configure honour them (RELEASE_TOOLCHAINS)."""
+    on = values["build"]["profile"] == "release" and toolchain in RELEASE_TOOLCHAINS
+    for key in ("optimizations", "lto"):
+        if values["cpython"][key] is None:
+            values["cpython"][key] = on
 
 
 def _trust_facts(values: dict[str, dict[str, Any]], origin: dict[str, str], where: str,

@@ -16,6 +16,8 @@ OSES = targets.OSES
 ARCHES = ("x86_64", "aarch64", "arm64")
 COMPRESSIONS = ("gz", "xz", "zst")
 WINDOWS_TRUST_MODES = targets.WINDOWS_TRUST_MODES
+#: Build profiles: what cpython.optimizations and cpython.lto default to.
+PROFILES = ("release", "fast")
 TOOLCHAINS = ("auto", "zig", "cc")
 #: Third-party libraries built from source for Linux artifacts, in build order
 #: (pybuildssl/components.py says how each is built and what it feeds).
@@ -35,10 +37,13 @@ class Key:
 def _source_schema(what: str, required: bool = True) -> dict[str, Key]:
     need = "" if required else " (required when the component is built)"
     return {
-        "version": Key(str, None, f"{what} version" + (", X.Y.Z" if required else "") + need, required=required),
+        "version": Key(str, None, f"{what} version" + (", a release X.Y.Z or a line X.Y (its release pinned in "
+                                                        "pybuildssl/data/pins.toml)" if required else "") + need,
+                       required=required),
         "url": Key(str, None, "upstream URL; `{version}` is replaced" + need, required=required),
         "mirrors": Key(list, [], "further URLs tried in order after `url`"),
-        "sha256": Key(str, None, "sha256 of the archive (64 hex digits)" + need, required=required),
+        "sha256": Key(str, None, "sha256 of the archive (64 hex digits)" + need
+                      + ("; from pybuildssl/data/pins.toml for a line or a pinned release" if required else "")),
         "size": Key(int, 0, "size in bytes (0: not checked)"),
         "license": Key(str, "", "SPDX licence expression of this source (what the SBOM and manifest say)"),
         "configure_args": Key(list, [], "extra arguments appended to the configure command"),
@@ -71,15 +76,22 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "cpython": {
         **_source_schema("CPython"),
-        "optimizations": Key(bool, False, "--enable-optimizations (PGO; roughly triples build time)"),
-        "lto": Key(bool, False, "--with-lto"),
+        "optimizations": Key(bool, None, "--enable-optimizations (PGO; its training runs offline); "
+                                         "unset: on in the release profile (`build.profile`)"),
+        "lto": Key(bool, None, "--with-lto; unset: on in the release profile (`build.profile`)"),
         "shared": Key(bool, True, "--enable-shared (libpython as a shared library, $ORIGIN rpath)"),
+        "free_threaded": Key(bool, False, "--disable-gil: the free-threaded build (CPython 3.14+, Linux and macOS; "
+                                          "bin/python3.Xt, lib/python3.Xt; `freethreaded` in the artifact's name)"),
     },
     "trust": {
         "fallback": Key(bool, True, "bake the vendor fallback list into ssl.py"),
         "windows_mode": Key(str, "enumeration", "Windows trust source", WINDOWS_TRUST_MODES),
     },
     "build": {
+        "profile": Key(str, "release", "`release`: CPython with PGO and LTO where the toolchain lets CPython's "
+                                       "configure honour them (the host's `cc`; not Zig, see docs/building.md); "
+                                       "`fast`: neither (development and CI); "
+                                       "cpython.optimizations/lto set explicitly win", PROFILES),
         "jobs": Key(int, 0, "parallel make jobs (0: CPU count)"),
         "strip": Key(bool, False, "strip debug info and symbol tables, drop the test suite and (shared builds) the static libpython"),
         "compression": Key(str, "gz", "artifact compression", COMPRESSIONS),

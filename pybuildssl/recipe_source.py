@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from . import pins as pins_mod
 from .errors import RecipeError
 
 
@@ -64,6 +65,40 @@ class Source:
 
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def resolve_line(section: str, v: dict[str, Any], origin: dict[str, str], where: str,
+                 table: "pins_mod.Pins") -> None:
+    """A line (``version = "3.13"``) becomes the release pinned for it in pybuildssl/data/pins.toml,
+    with its sha256 and size, as if the layer that named the line had pinned that release; so
+    does a pinned release given without a sha256 (``--set cpython.version=3.13.15``).  In place."""
+    version = v["version"]
+    v_from = origin.get(f"{section}.version", where)
+    own_sha = origin.get(f"{section}.sha256") == v_from
+    if isinstance(version, str) and pins_mod.LINE_RE.match(version):
+        pin = table.release(section, version)
+        if pin is None:
+            raise RecipeError(
+                f"{v_from}: key '{section}.version' is the line {version!r}, which has no pinned release",
+                hint=f"pinned {section} lines: {', '.join(table.line_names(section))} (pybuildssl/data/pins.toml); "
+                     f"or give a release X.Y.Z with its {section}.sha256")
+        if own_sha:
+            raise RecipeError(
+                f"{v_from}: key '{section}.version' names the line {version!r} and sets '{section}.sha256' too",
+                hint=f"a line takes its release and sha256 from pybuildssl/data/pins.toml ({pin.version}); "
+                     f"to pin your own, give the release X.Y.Z with its sha256")
+    else:
+        pin = table.by_version(section, version) if isinstance(version, str) and not own_sha else None
+        if pin is None:
+            if v["sha256"] is None and version is not None:
+                pinned = ", ".join(table.lines[section][line].version for line in table.line_names(section))
+                raise RecipeError(
+                    f"{v_from}: key '{section}.version' is {version!r}, a release without a pin (no '{section}.sha256' beside it)",
+                    hint=f"set {section}.sha256 (and {section}.size) for {version} in the same place, or name a "
+                         f"pinned release ({pinned}) or its line")
+            return
+    v.update(version=pin.version, sha256=pin.sha256, size=pin.size, line=pin.line)
+    origin[f"{section}.sha256"] = origin[f"{section}.size"] = v_from
 
 
 def source(section: str, v: dict[str, Any], origin: dict[str, str], where: str,

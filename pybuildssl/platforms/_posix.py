@@ -51,6 +51,8 @@ def cpython_configure(recipe: "Recipe", d: "Dirs", extra: list[str]) -> list[str
         args.append("--enable-optimizations")
     if recipe.cpython_lto:
         args.append("--with-lto")
+    if recipe.cpython_free_threaded:
+        args.append("--disable-gil")
     return args + extra + list(recipe.cpython.configure_args)
 
 
@@ -74,6 +76,17 @@ def relocate_step(d: "Dirs", extra: tuple[str, ...] = ()) -> Step:
                 str(d.prefix), {})
 
 
+def _check_optimizations(recipe: "Recipe", d: "Dirs") -> list[Step]:
+    """After configure: PGO and LTO asked for must have become compiler flags (CPython's configure
+    leaves them empty, silently, for a compiler it does not know by name)."""
+    wanted = [w for w, on in (("pgo", recipe.cpython_optimizations), ("lto", recipe.cpython_lto)) if on]
+    if not wanted:
+        return []
+    build = str(d.cpython_build)
+    return [Step("cpython.check-optimizations", "cpython",
+                 ("pybuildssl:check-optimizations", f"{build}/Makefile", *wanted), build, {})]
+
+
 def cpython_steps(recipe: "Recipe", d: "Dirs", configure: list[str], env: dict[str, str],
                   fixups: list[Step]) -> list[Step]:
     build = str(d.cpython_build)
@@ -84,6 +97,7 @@ def cpython_steps(recipe: "Recipe", d: "Dirs", configure: list[str], env: dict[s
         Step("cpython.patch-ssl", "cpython", ("pybuildssl:patch-ssl", str(d.cpython_src / "Lib" / "ssl.py")),
              str(d.cpython_src), {}),
         Step("cpython.configure", "cpython", tuple(configure), build, env),
+        *_check_optimizations(recipe, d),
         Step("cpython.make", "cpython", ("make", f"-j{d.jobs}"), build, env),
         Step("cpython.install", "cpython", ("make", "install", f"DESTDIR={d.cpython_out}"), build, install_env),
         *fixups,

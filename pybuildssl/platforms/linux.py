@@ -96,4 +96,22 @@ def cpython_steps(recipe: "Recipe", d: "Dirs") -> list[Step]:
              str(d.prefix), {}),
         _posix.relocate_step(d, extra),
     ]
-    return _posix.cpython_steps(recipe, d, configure, env, fixups)
+    steps = _posix.cpython_steps(recipe, d, configure, env, fixups)
+    if recipe.cpython_optimizations:
+        steps = [offline_training(s) if s.name == "cpython.make" else s for s in steps]
+    return steps
+
+
+#: PGO's training run (``make`` runs ``$(PROFILE_TASK)``, CPython's test suite, between its two
+#: compilations) must not reach the network.  The whole ``make`` runs in a new network namespace
+#: whose only interface is loopback (brought up: the training's socket and ssl tests talk to
+#: 127.0.0.1); ``--map-root-user`` lets an unprivileged user create it.  The trust patch is
+#: applied before configure (``cpython.patch-ssl``), so training runs the ssl.py that ships, and
+#: the profile only steers how the C code is compiled: the patch's Python behaviour cannot change.
+OFFLINE_PREFIX = ("unshare", "--net", "--map-root-user", "--", "sh", "-c",
+                  'ip link set lo up && exec "$@"', "pgo-offline")
+
+
+def offline_training(step: Step) -> Step:
+    """``step`` (CPython's ``make`` with --enable-optimizations) inside a loopback-only network namespace."""
+    return Step(step.name, step.component, (*OFFLINE_PREFIX, *step.argv), step.cwd, step.env)

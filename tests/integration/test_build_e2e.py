@@ -111,3 +111,38 @@ def test_plan_prints_without_running(source_sets):
     steps = json.loads(r.stdout)["steps"]
     assert [s["name"] for s in steps][:4] == ["openssl.fetch", "openssl.extract", "openssl.patch",
                                               "openssl.configure"]
+
+
+def test_cpython_313_with_openssl_36_builds_and_verifies(source_sets, tmp_path):
+    """The other pinned OpenSSL line, end to end (fast profile): Debian's newest served 3.6
+    release (fetched through sid and forky's signed indices), CPython 3.13's pinned release."""
+    import os
+    import subprocess
+    import sys
+
+    from _helpers import REPO
+    from pybuildssl import pins
+    from pybuildssl.cache import default_cache_dir
+
+    dest = default_cache_dir() / "debian-sources"
+    overrides = tmp_path / "openssl-3.6.toml"
+    r = subprocess.run([sys.executable, str(REPO / "ci" / "fetch_sources.py"), "--dest", str(dest),
+                        "--package", "openssl=openssl", "--set", "openssl.version=3.6",
+                        "--extra-suite", "sid", "--extra-suite", "forky", "--overrides-out", str(overrides)],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, f"fetching OpenSSL 3.6 failed:\n{r.stderr[-3000:]}"
+    dist = tmp_path / "dist"
+    r = run_cli("build", "--dist", str(dist), "--json", *source_sets, "--overrides", str(overrides),
+                "--source-dir", str(dest), env={"PYBUILDSSL_SOURCE_DIRS": os.environ.get("PYBUILDSSL_SOURCE_DIRS", "")
+                                                or str(dest)})
+    assert r.returncode == 0 and r.stdout.strip().startswith("{"), f"build failed ({r.returncode}):\n{r.stderr[-4000:]}"
+    out = json.loads(r.stdout)
+    assert out["verify"]["verdict"] == "pass", json.dumps(
+        [f for f in out["verify"]["findings"] if f["status"] == "fail"], indent=1)
+    from pybuildssl import package
+
+    manifest = package.read_manifest(Path(out["artifact"]))
+    assert manifest["openssl"]["version"].startswith("3.6.")
+    assert manifest["cpython"]["version"] == pins.load().release("cpython", "3.13").version == "3.13.15"
+    ids = {f["id"]: f["status"] for f in out["verify"]["findings"]}
+    assert ids.get("ssl.version") == ids.get("tls.trusted") == ids.get("trust.patch") == "pass"

@@ -383,3 +383,14 @@ def test_a_bad_override_file_names_the_file_and_the_key(tmp_path):
     f.write_text('extends = "linux-x86_64-rhel"\n', encoding="utf-8")
     with pytest.raises(RecipeError, match="cannot use 'extends'"):
         recipe.load("linux-x86_64-generic", override_files=[f])
+
+
+def test_only_releases_of_the_recipes_line_stand_in_for_its_pin():
+    import debian_fetch
+
+    assert debian_fetch._in_line("3.5.7-1~deb13u2", "3.5") and debian_fetch._in_line("1:3.5.9-1", "3.5")
+    assert not debian_fetch._in_line("3.6.5-1", "3.5") and not debian_fetch._in_line("3.50.1-1", "3.5")
+    assert debian_fetch._in_line("3.13.15-1", "3.13") and not debian_fetch._in_line("3.13.5+dfsg-1x", "3.1")
+    r = fs.recipe_sources("linux-x86_64-generic", ["openssl.version=3.6"])
+    assert fs._line(r["openssl"]) == "3.6" and fs._line(r["cpython"]) == "3.13"
+    assert set(fs.LINED) == {"openssl", "cpython"}

@@ -27,7 +27,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "verify.hashed": (0, ""),
     "wine": (0, ""), "embedzip": (0, ""), "package_zip": (0, ""), "verify.pe": (0, ""),
     # 1: facts read from data files; the subprocess door
-    "layouts": (1, ""), "recipe": (1, ""), "recipe_schema": (1, ""), "recipe_source": (1, ""), "runner": (1, ""),
+    "layouts": (1, ""), "recipe": (1, ""), "recipe_schema": (1, ""), "recipe_source": (1, ""), "pins": (1, ""), "runner": (1, ""),
     "toolchain": (1, ""),
     # 2: the trust patch (text in, text out; files), sources, the probe's host side
     "trust": (2, ""), "sources": (2, ""), "probing": (2, ""), "trust_embed": (2, ""),

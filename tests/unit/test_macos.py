@@ -46,7 +46,7 @@ def test_cpython_plan_and_install_names(name, dt):
     conf = step(p, "cpython.configure")
     assert list(conf.argv) == ["../cpython-src/configure", "--prefix=/opt/pybuildssl/python",
                                f"--with-openssl={root}", "--with-openssl-rpath=no", "--with-ensurepip=install",
-                               "--enable-shared"]
+                               "--enable-shared", "--enable-optimizations", "--with-lto"]  # the release profile
     # CFLAGS are the POSIX ones (build paths mapped away); macOS adds the deployment target
     assert conf.env["MACOSX_DEPLOYMENT_TARGET"] == dt and set(conf.env) == {"MACOSX_DEPLOYMENT_TARGET", "CFLAGS"}
     assert f"-ffile-prefix-map={p.dirs.work}=/opt/pybuildssl/build" in conf.env["CFLAGS"]

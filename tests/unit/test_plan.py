@@ -137,3 +137,106 @@ def test_plan_json_round_trips():
     data = plan_for("linux-x86_64-generic").to_json()
     assert json.loads(json.dumps(data))["steps"][0]["name"] == "openssl.fetch"
     assert data["openssldir"] == "/etc/ssl" and data["fallback"][0] == ["dir", "/etc/ssl/certs"]
+
+
+# ------------------------------------------------------------- profiles ----
+
+def _cpython(p, name):
+    return [s for s in p.steps if s.name == name][0]
+
+
+HOST_CC = ("target.glibc=",)  # no glibc floor: the host's compiler (toolchain cc), not Zig
+
+
+@pytest.mark.parametrize("name,sets", [("macos-arm64", ()), ("linux-x86_64-generic", HOST_CC),
+                                       ("linux-aarch64-generic", HOST_CC)])
+def test_release_profile_is_the_default_pgo_and_lto(name, sets):
+    r = recipe.load(name, list(sets))
+    assert r.raw["build"]["profile"] == "release" and r.toolchain == "cc"
+    assert r.cpython_optimizations and r.cpython_lto
+    p = plan_for(name, *sets)
+    conf = argv(p, "cpython.configure")
+    assert "--enable-optimizations" in conf and "--with-lto" in conf
+    names = [s.name for s in p.steps]
+    assert names.index("cpython.configure") + 1 == names.index("cpython.check-optimizations")
+    assert argv(p, "cpython.check-optimizations") == [
+        "pybuildssl:check-optimizations", f"{p.dirs.cpython_build}/Makefile", "pgo", "lto"]
+
+
+@pytest.mark.parametrize("name", ["linux-x86_64-generic", "linux-aarch64-generic"])
+def test_with_zig_the_release_profile_asks_for_neither(name):
+    """CPython's configure would turn both into no flags with Zig's `cc` (measured): the profile
+    does not ask for what it cannot get; set explicitly, the check after configure fails the build."""
+    r = recipe.load(name)
+    assert r.toolchain == "zig" and not r.cpython_optimizations and not r.cpython_lto
+    assert "cpython.check-optimizations" not in [s.name for s in plan_for(name).steps]
+    explicit = plan_for(name, "cpython.lto=true")
+    assert argv(explicit, "cpython.check-optimizations")[2:] == ["lto"]
+
+
+def test_bad_profile_is_refused():
+    with pytest.raises(RecipeError, match="key 'build.profile' is 'turbo'") as e:
+        recipe.load("linux-x86_64-generic", ["build.profile=turbo"])
+    assert "release, fast" in e.value.hint
+
+
+def test_pgo_training_runs_offline_after_the_trust_patch():
+    """Linux: CPython's make (which runs the PGO training) runs in a network namespace with
+    only loopback; the patch is applied before configure, so the training runs, and the
+    build compiles, the ssl.py that ships."""
+    p = plan_for("linux-x86_64-generic", *HOST_CC)
+    names = [s.name for s in p.steps]
+    assert names.index("cpython.patch-ssl") < names.index("cpython.configure") < names.index("cpython.make")
+    make = argv(p, "cpython.make")
+    assert make[:7] == ["unshare", "--net", "--map-root-user", "--", "sh", "-c", 'ip link set lo up && exec "$@"']
+    assert make[8:] == ["make", f"-j{p.dirs.jobs}"]
+    assert _cpython(p, "cpython.make").cwd == str(p.dirs.cpython_build)
+    fast = argv(plan_for("linux-x86_64-generic", *HOST_CC, "build.profile=fast"), "cpython.make")
+    assert fast == ["make", f"-j{p.dirs.jobs}"]
+    assert "unshare" not in argv(p, "cpython.install")
+
+
+# -------------------------------------------------------- free-threaded ----
+
+@pytest.mark.parametrize("line", ["3.14", "3.15"])
+def test_free_threaded_configures_disable_gil_and_names_the_artifact(line):
+    p = plan_for("linux-x86_64-generic", f"cpython.version={line}", "cpython.free_threaded=true")
+    assert "--disable-gil" in argv(p, "cpython.configure")
+    assert p.artifact_name.endswith("-x86_64-unknown-linux-gnu-freethreaded-install_only.tar.gz")
+    default = plan_for("linux-x86_64-generic", f"cpython.version={line}")
+    assert "--disable-gil" not in argv(default, "cpython.configure") and default.keys["cpython"] != p.keys["cpython"]
+    assert default.keys["openssl"] == p.keys["openssl"]
+
+
+def test_free_threaded_needs_314_and_a_posix_target():
+    with pytest.raises(RecipeError, match="'cpython.free_threaded' is true but cpython.version is 3.13.15") as e:
+        recipe.load("linux-x86_64-generic", ["cpython.free_threaded=true"])
+    assert "--set cpython.version=3.14" in e.value.hint
+    with pytest.raises(RecipeError, match="not wired for Windows"):
+        recipe.load("windows-x86_64", ["cpython.version=3.14", "cpython.free_threaded=true"])
+    assert recipe.load("macos-arm64", ["cpython.version=3.14", "cpython.free_threaded=true"]).cpython_free_threaded
+
+
+def test_check_optimizations_fails_a_configure_that_dropped_them(tmp_path):
+    from pybuildssl import actions
+    from pybuildssl.errors import BuildError
+    from pybuildssl.steps import Step
+
+    step = Step("cpython.check-optimizations", "cpython", ("pybuildssl:check-optimizations",), str(tmp_path))
+    makefile = tmp_path / "Makefile"
+    # what 3.13.15's configure wrote for CC=cc (Zig's wrapper): no PGO flag, no -flto
+    makefile.write_text("PGO_PROF_GEN_FLAG=\nPGO_PROF_USE_FLAG=\nOPT=\t\t-DNDEBUG -g -O3 -Wall\n"
+                        "CONFIGURE_CFLAGS_NODIST= -g -std=c11 -Wextra -fvisibility=hidden\n")
+    with pytest.raises(BuildError, match=r"turned PGO \(cpython.optimizations\) and LTO \(cpython.lto\) into no "
+                                         r"compiler flags \(no -f... in PGO_PROF_USE_FLAG, no -flto... in "
+                                         r"CONFIGURE_CFLAGS_NODIST") as e:
+        actions.check_optimizations(None, step, tmp_path / "log", str(makefile), "pgo", "lto")
+    assert "build.profile=fast" in e.value.hint
+    # what it wrote for gcc (Debian 12, measured)
+    makefile.write_text(
+        "PGO_PROF_GEN_FLAG=-fprofile-generate -fprofile-update=atomic\n"
+        "PGO_PROF_USE_FLAG=-fprofile-use -fprofile-correction\n"
+        "CONFIGURE_CFLAGS_NODIST= -fno-semantic-interposition -flto -fuse-linker-plugin -ffat-lto-objects "
+        "-flto-partition=none -g -std=c11\n")
+    actions.check_optimizations(None, step, tmp_path / "log", str(makefile), "pgo", "lto")
+    assert "-fprofile-use" in (tmp_path / "log").read_text() and "-flto" in (tmp_path / "log").read_text()

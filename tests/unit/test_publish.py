@@ -29,16 +29,16 @@ def manifest(name="linux-x86_64-generic", **target):
 
 def test_uv_entry_has_every_field_uv_reads():
     key, e = publish.uv_entry(manifest(), "file:///d/x.tar.gz", "cd" * 32)
-    assert key == "cpython-3.13.5-linux-x86_64-gnu"
+    assert key == "cpython-3.13.15-linux-x86_64-gnu"
     assert e == {"name": "cpython", "arch": {"family": "x86_64", "variant": None}, "os": "linux", "libc": "gnu",
-                 "major": 3, "minor": 13, "patch": 5, "prerelease": "", "url": "file:///d/x.tar.gz",
+                 "major": 3, "minor": 13, "patch": 15, "prerelease": "", "url": "file:///d/x.tar.gz",
                  "sha256": "cd" * 32, "variant": None, "build": "openssl3.5.9.generic"}
 
 
 @pytest.mark.parametrize("name,key", [
-    ("macos-arm64", "cpython-3.13.5-darwin-aarch64-none"),
-    ("windows-x86_64", "cpython-3.13.5-windows-x86_64-none"),
-    ("linux-aarch64-generic", "cpython-3.13.5-linux-aarch64-gnu"),
+    ("macos-arm64", "cpython-3.13.15-darwin-aarch64-none"),
+    ("windows-x86_64", "cpython-3.13.15-windows-x86_64-none"),
+    ("linux-aarch64-generic", "cpython-3.13.15-linux-aarch64-gnu"),
 ])
 def test_uv_keys_use_uvs_words(name, key):
     assert publish.uv_entry(manifest(name), "u", "0" * 64)[0] == key
@@ -57,30 +57,30 @@ def test_prerelease_and_bad_versions():
 def test_two_artifacts_for_one_platform_are_refused():
     rows = [("a.tar.gz", manifest("linux-x86_64-generic"), "u1", "1" * 64),
             ("b.tar.gz", manifest("linux-x86_64-rhel"), "u2", "2" * 64)]
-    with pytest.raises(UsageError, match="a.tar.gz and b.tar.gz are both cpython-3.13.5-linux-x86_64-gnu") as e:
+    with pytest.raises(UsageError, match="a.tar.gz and b.tar.gz are both cpython-3.13.15-linux-x86_64-gnu") as e:
         publish.downloads_list(rows)
     assert "publish-index" in e.value.hint
     both = publish.downloads_list([rows[0], ("m.tar.gz", manifest("macos-arm64"), "u3", "3" * 64)])
-    assert list(both) == ["cpython-3.13.5-darwin-aarch64-none", "cpython-3.13.5-linux-x86_64-gnu"]
+    assert list(both) == ["cpython-3.13.15-darwin-aarch64-none", "cpython-3.13.15-linux-x86_64-gnu"]
 
 
 def test_sha256sums_format_and_urls(tmp_path):
     assert publish.sha256sums({"b": "2" * 64, "a": "1" * 64}) == f"{'1' * 64}  a\n{'2' * 64}  b\n"
-    p = tmp_path / "cpython-3.13.5+openssl3.5.9.generic-x86_64-unknown-linux-gnu-install_only.tar.gz"
-    assert publish.archive_url(None, p).endswith("/cpython-3.13.5%2Bopenssl3.5.9.generic-x86_64-unknown-linux-gnu"
+    p = tmp_path / "cpython-3.13.15+openssl3.5.9.generic-x86_64-unknown-linux-gnu-install_only.tar.gz"
+    assert publish.archive_url(None, p).endswith("/cpython-3.13.15%2Bopenssl3.5.9.generic-x86_64-unknown-linux-gnu"
                                                  "-install_only.tar.gz")
     assert publish.archive_url("https://h.example/py/", p) == \
-        "https://h.example/py/cpython-3.13.5%2Bopenssl3.5.9.generic-x86_64-unknown-linux-gnu-install_only.tar.gz"
+        "https://h.example/py/cpython-3.13.15%2Bopenssl3.5.9.generic-x86_64-unknown-linux-gnu-install_only.tar.gz"
     with pytest.raises(UsageError, match="--base-url"):
         publish.check_base_url("h.example/py")
 
 
 def test_names_follow_python_build_standalone():
     assert plan.artifact_name(recipe.load("linux-x86_64-rhel")) == \
-        "cpython-3.13.5+openssl3.5.9.rhel-x86_64-unknown-linux-gnu-install_only.tar.gz"
+        "cpython-3.13.15+openssl3.5.9.rhel-x86_64-unknown-linux-gnu-install_only.tar.gz"
     assert plan.artifact_name(recipe.load("linux-x86_64-generic", ["build.strip=true"])).endswith(
         "-install_only_stripped.tar.gz")
-    assert plan.artifact_name(recipe.load("macos-arm64")).startswith("cpython-3.13.5+openssl3.5.9.default-aarch64-apple-darwin")
+    assert plan.artifact_name(recipe.load("macos-arm64")).startswith("cpython-3.13.15+openssl3.5.9.default-aarch64-apple-darwin")
     for name in recipe.available():
         tag = plan.build_tag(recipe.load(name))
         assert "-" not in tag and "+" not in tag

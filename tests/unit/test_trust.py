@@ -167,7 +167,7 @@ def test_strip_of_unpatched_text_is_identity():
 def test_refuses_a_file_that_is_not_cpython_ssl_py():
     with pytest.raises(PatchError, match="does not look like CPython's ssl.py") as e:
         trust.apply_to_text("import os\nprint('hello')\n", trust.render_patch("linux"))
-    assert "3.9 to 3.14" in e.value.hint
+    assert "3.9 to 3.15" in e.value.hint
     no_call = HOST_SSL_PY.read_text(encoding="utf-8").replace(
         "self.set_default_verify_paths()", "pass")
     with pytest.raises(PatchError, match="does not call set_default_verify_paths"):
@@ -310,6 +310,53 @@ def test_patch_prefix_errors_say_what_to_do(tmp_path):
     assert (notssl / "ssl.py").read_text() == "print('not ssl')\n"
 
 
+PY27_SSL_PY = (
+    "# Python 2.7's Lib/ssl.py begins like this (it has no SSLContext(_SSLContext) class).\n"
+    "import textwrap\nimport re\nimport sys\nimport os\n\nimport _ssl\n"
+)
+
+
+def make_py27_prefix(root: Path) -> Path:
+    lib = root / "lib" / "python2.7"
+    lib.mkdir(parents=True)
+    (lib / "ssl.py").write_text(PY27_SSL_PY)
+    (root / "bin").mkdir()
+    return root
+
+
+def test_patch_names_the_unsupported_line_and_the_range(tmp_path, capsys):
+    from pybuildssl import cli
+
+    prefix = make_py27_prefix(tmp_path / "py27")
+    with pytest.raises(PatchError) as e:
+        trust.patch_prefix(prefix)
+    assert e.value.message == (f"{prefix} holds Python 2.7 (lib/python2.7/ssl.py); "
+                               "pybuildssl patches CPython 3.9 to 3.15 only")
+    assert cli.main(["patch", str(prefix)]) == 2
+    err = capsys.readouterr().err
+    assert "Python 2.7" in err and "CPython 3.9 to 3.15" in err and "no ssl.py under" not in err
+    assert (prefix / "lib" / "python2.7" / "ssl.py").read_text() == PY27_SSL_PY
+    assert sorted(p.name for p in (prefix / "lib" / "python2.7").iterdir()) == ["ssl.py"]
+
+
+@pytest.mark.parametrize("version", ["3.8", "3.16", "4.0"])
+def test_lines_outside_the_range_are_refused(tmp_path, version):
+    prefix = make_prefix(tmp_path / "py", version=version, pycs=False)
+    with pytest.raises(PatchError, match=f"holds Python {version} .*3.9 to 3.15 only"):
+        trust.patch_prefix(prefix)
+
+
+def test_a_supported_line_beside_an_unsupported_one_is_patched_alone(tmp_path):
+    prefix = make_prefix(tmp_path / "usr", version="3.13", pycs=False)
+    make_py27_prefix(tmp_path / "old")
+    os.rename(tmp_path / "old" / "lib" / "python2.7", prefix / "lib" / "python2.7")
+    messages: list[str] = []
+    result = trust.patch_prefix(prefix, log=messages.append)
+    assert [f.ssl_py.parent.name for f in result.files] == ["python3.13"]
+    assert (prefix / "lib" / "python2.7" / "ssl.py").read_text() == PY27_SSL_PY
+    assert any("skipping" in m and "Python 2.7 is outside CPython 3.9 to 3.15" in m for m in messages)
+
+
 def test_write_failure_is_a_patch_error_with_a_hint(tmp_path, monkeypatch):
     prefix = make_prefix(tmp_path / "py", pycs=False)
     original = (prefix / "lib/python3.12/ssl.py").read_bytes()
@@ -317,7 +364,7 @@ def test_write_failure_is_a_patch_error_with_a_hint(tmp_path, monkeypatch):
     def denied(path, data, like=None):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(trust, "_atomic_write", denied)
+    monkeypatch.setattr(trust.prefix, "_atomic_write", denied)
     with pytest.raises(PatchError, match="Permission denied") as e:
         trust.patch_prefix(prefix)
     assert "owner" in e.value.hint

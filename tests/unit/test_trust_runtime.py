@@ -669,9 +669,11 @@ def test_real_ssl_py_with_real_openssl(tmp_path, clean_env):
     assert mod._pybuildssl_resolve()["source"] in ("compiled", "none")
     # Make OpenSSL's compiled defaults unusable for the block.
     real = mod._ssl
-    mod._ssl = types.SimpleNamespace(get_default_verify_paths=lambda: (
-        "SSL_CERT_FILE", str(tmp_path / "none.pem"), "SSL_CERT_DIR", str(tmp_path / "none")),
-        PROTOCOL_TLS_CLIENT=real.PROTOCOL_TLS_CLIENT)
+    # The real _ssl but for its compiled defaults (ssl.py of 3.13+ reads more of it, e.g.
+    # VERIFY_X509_PARTIAL_CHAIN in create_default_context()).
+    mod._ssl = types.SimpleNamespace(**{k: getattr(real, k) for k in dir(real) if not k.startswith("__")})
+    mod._ssl.get_default_verify_paths = lambda: (
+        "SSL_CERT_FILE", str(tmp_path / "none.pem"), "SSL_CERT_DIR", str(tmp_path / "none"))
     try:
         assert mod.get_default_verify_paths().cafile == bundle  # corrupt: refused by OpenSSL
         assert mod._pybuildssl_resolve()["cafile"] == bundle
@@ -697,3 +699,67 @@ def test_usability_without_safety_reads_entries_in_their_directory(tmp_path, cle
     assert probe("dir", d, False) is None
     assert probe("dir", d, True) == f"unsafe: {d!r} is world-writable"
     assert probe("dir", junk, False) == "no readable certificate in a <hash>.0 entry"
+
+
+# ------------------------------------------------------------ free-threaded ----
+
+def test_the_decision_cache_is_only_replaced_whole_never_mutated():
+    """What keeps the cache safe without the GIL (free-threaded 3.14+): the one shared object,
+    _pybuildssl_cache, is read with .get() and written by assigning a whole immutable tuple;
+    a dict's get and set are atomic there too, so the worst a race can do is decide twice."""
+    import ast
+
+    tree = ast.parse(trust.render_patch("linux"))
+    uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == "_pybuildssl_cache"]
+    parents = {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+    kinds = set()
+    for n in uses:
+        parent = parents[id(n)]
+        if isinstance(parent, ast.Attribute):
+            kinds.add(f".{parent.attr}")
+        elif isinstance(parent, ast.Subscript):
+            assign = parents[id(parent)]
+            # a tuple literal, or `decision`: what _pybuildssl_decide() returned (tuples only, below)
+            assert isinstance(assign, ast.Assign) and (isinstance(assign.value, ast.Tuple) or ast.unparse(
+                assign.value) == "decision"), ast.unparse(assign)
+            kinds.add("[key] = tuple")
+        elif isinstance(parent, ast.Assign):
+            assert isinstance(parent.value, ast.Dict) and not parent.value.keys  # the module-level `= {}`
+            kinds.add("= {}")
+        else:
+            raise AssertionError(f"unexpected use of the cache: {ast.unparse(parent)}")
+    assert kinds == {".get", "[key] = tuple", "= {}"}
+    (decide,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "_pybuildssl_decide"]
+    returns = [n for n in ast.walk(decide) if isinstance(n, ast.Return)]
+    assert returns and all(isinstance(r.value, ast.Tuple) for r in returns)
+
+
+def test_threads_racing_on_one_location_agree(tmp_path, clean_env):
+    """Many threads deciding (and re-deciding after a change) at once: every answer is a
+    whole decision, and the last one stands.  With the GIL this exercises the interleavings
+    a short switch interval allows; without it, dict get/set keep the same guarantees."""
+    import threading
+
+    bundle = write(tmp_path / "trust" / "bundle.pem")
+    ns = Harness(tmp_path, [("file", bundle)]).ns
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    results, errors = [], []
+
+    def worker():
+        try:
+            for _ in range(200):
+                results.append(ns["_pybuildssl_verdict"]("file", bundle, os.geteuid(), {}))
+        except Exception as e:  # pragma: no cover - the failure being tested for
+            errors.append(e)
+
+    try:
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors and len(results) == 1600
+    assert all(isinstance(r, tuple) and len(r) == 3 and r[0] is None for r in results)
