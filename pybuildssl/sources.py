@@ -25,9 +25,8 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from .archive import extract  # noqa: F401  (callers use sources.extract)
 from .errors import SourceError
-from .hashing import sha256_file, sha256_text  # noqa: F401  (callers of sources.sha256_*)
+from .hashing import sha256_file
 from .recipe_source import Source
 from .ui import UI, human_size
 

@@ -38,7 +38,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, cachelock, embedzip, package_zip, plan as plan_mod, sources as sources_mod, trust, wine
+from . import __version__, archive, cachelock, embedzip, hashing, package_zip, plan as plan_mod, trust, wine
 from .actions import STAMP
 from .errors import BuildError, PrerequisiteError, RecipeError
 from .platforms import windows
@@ -159,7 +159,7 @@ def build(builder: Builder) -> tuple[Path, dict, dict[str, float], dict[str, boo
             dest = package_zip.write_zip(tree, manifest, builder.dist_dir / name, mtime=epoch)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    builder.ui.info(f"artifact: {dest} ({dest.stat().st_size} bytes, sha256 {sources_mod.sha256_file(dest)})")
+    builder.ui.info(f"artifact: {dest} ({dest.stat().st_size} bytes, sha256 {hashing.sha256_file(dest)})")
     timings["total"] = time.monotonic() - t0
     return dest, manifest, timings, {"openssl": cached_openssl, "package": False}
 
@@ -184,7 +184,7 @@ def _cross_build(builder: Builder, out: Path, tid: str) -> None:
         tarball, pin = builder.sources.fetch_pinned(r.openssl)
         src = work / "src"
         with builder.ui.timed("openssl.extract"):
-            sources_mod.extract(tarball, src)
+            archive.extract(tarball, src)
         for p in r.openssl.patches:
             path = _recipe_patch(p["file"], p["sha256"])
             builder.runner.run(["patch", "-p1", "--forward", "-i", str(path)], cwd=src,
@@ -239,7 +239,7 @@ def _recipe_patch(name: str, sha256: str) -> Path:
     path = builtin_dir() / "patches" / name
     if not path.is_file():
         raise BuildError(f"recipe patch {name} not found in {path.parent}", step="openssl.patch")
-    actual = sources_mod.sha256_file(path)
+    actual = hashing.sha256_file(path)
     if actual != sha256:
         raise BuildError(f"recipe patch {name}: sha256 {actual} does not match the pin {sha256}",
                          step="openssl.patch", hint="update the pin in the recipe after reviewing the patch")
@@ -320,7 +320,7 @@ def _manifest(builder: Builder, binaries: "Source", pin: str, tid: str, openssl_
         "cpython": {"version": binaries.version, "interpreter": "python.exe",
                     "layout": r.windows.get("layout", "embeddable"), "binaries": binaries.name,
                     "binaries_sha256": pin, "binaries_pinned_as": binaries.pinned_as(pin) or "override"},
-        "trust": {"windows_mode": r.windows_mode, "patch_sha256": sources_mod.sha256_text(builder.ssl_patch),
+        "trust": {"windows_mode": r.windows_mode, "patch_sha256": hashing.sha256_text(builder.ssl_patch),
                   "patched": patched},
         "sources": [{"name": s.name, "version": s.version, "url": s.urls[0], "license": s.license,
                      "sha256": openssl_stamp["source_sha256"] if s is r.openssl else pin}
