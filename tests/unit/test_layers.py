@@ -38,7 +38,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     # 3..6: the inspecting side
     "verify": (4, "inspect"), "doctor": (5, "inspect"),
     # 9: the command line, above everything
-    "cli": (9, ""), "__main__": (9, ""), "": (9, ""),
+    "cli": (9, ""), "cli_args": (9, ""), "__main__": (9, ""), "": (9, ""),
 }
 
 
