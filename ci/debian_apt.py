@@ -71,9 +71,17 @@ def trusted_sources_indices(apt_options: Sequence[str] = ()) -> List[Tuple[str, 
 
 def private_state_options(root: Path) -> List[str]:
     """apt options for a private state under ``root`` (its own sources file and lists):
-    suites the machine's configuration does not carry, read without touching it."""
+    suites the machine's configuration does not carry, read without touching it.
+
+    ``Check-Valid-Until=false``: sid's and forky's Release files carry a Valid-Until of a
+    week, and a mirror that serves a snapshot (as here) is past it on a fresh machine whose
+    apt configuration says nothing (the clean room).  The signature is still checked; only
+    the expiry is not, and what is read here (the sha256 of a named upstream release tarball)
+    does not go stale: a replayed old index can hide a newer release, never change a pin.
+    """
     return ["-o", f"Dir::Etc::SourceList={root / 'extra.sources'}", "-o", "Dir::Etc::SourceParts=-",
-            "-o", f"Dir::State::Lists={root / 'lists'}", "-o", "APT::Get::List-Cleanup=0"]
+            "-o", f"Dir::State::Lists={root / 'lists'}", "-o", "APT::Get::List-Cleanup=0",
+            "-o", "Acquire::Check-Valid-Until=false"]
 
 
 def update_private_state(root: Path, suites: Sequence[str]) -> List[str]:
