@@ -212,26 +212,14 @@ def versions_in_suite(index_files: Sequence[Tuple[str, str]],
     heads = {f"Package: {p}" for p in packages}
     found: Dict[Tuple[str, str], List[str]] = {}
     for release, filename in index_files:
-        if os.path.exists(APT_HELPER):
-            cmd = [APT_HELPER, "cat-file", filename]
-        elif not filename.endswith((".lz4", ".gz", ".xz", ".zst", ".bz2", ".lzma")):
-            cmd = ["cat", filename]
-        else:
-            raise FetchError(f"{APT_HELPER} is missing; cannot read {filename}")
-        env = dict(os.environ, LC_ALL="C")
-        with subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env, text=True,
-                              errors="replace") as proc:
-            assert proc.stdout is not None
-            package = None
-            for line in proc.stdout:
-                line = line.rstrip("\n")
-                if not line:
-                    package = None
-                elif line in heads:
-                    package = line.split(":", 1)[1].strip()
-                elif package and line.startswith("Version:"):
-                    key = (package, line.split(":", 1)[1].strip())
-                    found.setdefault(key, []).append(release)
-        if proc.returncode != 0:
-            raise FetchError(f"could not read {filename} (exit {proc.returncode})")
+        package = None
+        for line in index_lines(filename):
+            line = line.rstrip("\n")
+            if not line:
+                package = None
+            elif line in heads:
+                package = line.split(":", 1)[1].strip()
+            elif package and line.startswith("Version:"):
+                key = (package, line.split(":", 1)[1].strip())
+                found.setdefault(key, []).append(release)
     return found

@@ -1,12 +1,15 @@
-"""Copying Python prefixes cheaply (hard links where the filesystem allows)."""
+"""Files and trees: copying Python prefixes cheaply (hard links where the filesystem allows),
+and writing files so that nothing is ever half-written (a temp file beside, then os.replace)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import BinaryIO, Iterable, Iterator
 
 #: Parts of lib/pythonX.Y an interpreter does not need to start and use ssl.
 NOT_NEEDED_TO_RUN = ("test", "site-packages", "idlelib", "tkinter", "turtledemo", "ensurepip")
@@ -47,8 +50,6 @@ def copy_prefix(src: Path, dst: Path, *, skip: Iterable[str] = NOT_NEEDED_TO_RUN
 def write_texts_atomic(files: dict[Path, str]) -> None:
     """Write every file to a temp file beside it, then publish them all with ``os.replace``:
     on an error nothing is half-written and no temp file is left."""
-    import tempfile
-
     temps: list[tuple[str, Path]] = []
     try:
         for path, text in files.items():
@@ -64,3 +65,20 @@ def write_texts_atomic(files: dict[Path, str]) -> None:
         for tmp, _ in temps:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def staged_file(dest: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
+    """A binary file to write ``dest`` through: a temp file beside it, published with
+    ``os.replace`` when the block ends normally, removed when it raises."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        os.chmod(tmp, mode)
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

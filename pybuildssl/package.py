@@ -17,10 +17,10 @@ import lzma
 import os
 import stat
 import tarfile
-import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
+from .fsutil import staged_file
 from .hashing import sha256_file
 from . import manifest as manifest_mod
 
@@ -87,44 +87,37 @@ def _open_compressed(raw: BinaryIO, compression: str) -> BinaryIO:
 def write_archive(root: Path, manifest: "manifest_mod.Manifest | dict[str, Any]", dest: Path, *, compression: str,
                   mtime: int) -> Path:
     """Pack ``root`` as ``python/`` with the manifest first; publish atomically at ``dest``."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}-")
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            comp = _open_compressed(raw, compression)
-            with tarfile.open(fileobj=comp, mode="w", format=tarfile.PAX_FORMAT) as tf:
-                data = manifest.to_json() if isinstance(manifest, manifest_mod.Manifest) else \
-                    manifest_mod.dumps(manifest)
-                ti = _info(f"{TOP}/{MANIFEST}", mtime)
-                ti.size, ti.mode = len(data), 0o644
-                tf.addfile(ti, io.BytesIO(data))
-                ti = _info(TOP, mtime)
-                ti.type, ti.mode = tarfile.DIRTYPE, 0o755
-                tf.addfile(ti)
-                for p in _walk(root):
-                    rel = p.relative_to(root).as_posix()
-                    if rel == MANIFEST:
-                        continue
-                    st = p.lstat()
-                    ti = _info(f"{TOP}/{rel}", mtime)
-                    if stat.S_ISLNK(st.st_mode):
-                        ti.type, ti.linkname, ti.mode = tarfile.SYMTYPE, os.readlink(p), 0o777
-                        tf.addfile(ti)
-                    elif stat.S_ISDIR(st.st_mode):
-                        ti.type, ti.mode = tarfile.DIRTYPE, 0o755
-                        tf.addfile(ti)
-                    else:
-                        ti.size, ti.mode = st.st_size, _normal_mode(st.st_mode)
-                        with open(p, "rb") as f:
-                            tf.addfile(ti, f)
-            comp.close()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-        return dest
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    data = manifest.to_json() if isinstance(manifest, manifest_mod.Manifest) else manifest_mod.dumps(manifest)
+    with staged_file(dest) as raw:
+        comp = _open_compressed(raw, compression)
+        with tarfile.open(fileobj=comp, mode="w", format=tarfile.PAX_FORMAT) as tf:
+            ti = _info(f"{TOP}/{MANIFEST}", mtime)
+            ti.size, ti.mode = len(data), 0o644
+            tf.addfile(ti, io.BytesIO(data))
+            ti = _info(TOP, mtime)
+            ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+            tf.addfile(ti)
+            for p in _walk(root):
+                rel = p.relative_to(root).as_posix()
+                if rel != MANIFEST:
+                    _add_member(tf, p, f"{TOP}/{rel}", mtime)
+        comp.close()
+    return dest
+
+
+def _add_member(tf: tarfile.TarFile, p: Path, name: str, mtime: int) -> None:
+    st = p.lstat()
+    ti = _info(name, mtime)
+    if stat.S_ISLNK(st.st_mode):
+        ti.type, ti.linkname, ti.mode = tarfile.SYMTYPE, os.readlink(p), 0o777
+        tf.addfile(ti)
+    elif stat.S_ISDIR(st.st_mode):
+        ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+        tf.addfile(ti)
+    else:
+        ti.size, ti.mode = st.st_size, _normal_mode(st.st_mode)
+        with open(p, "rb") as f:
+            tf.addfile(ti, f)
 
 
 def read_manifest(archive: Path) -> dict[str, Any]:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from . import manifest as manifest_mod
+from .fsutil import staged_file
 from .package import MANIFEST, MANIFEST_SCHEMA, TOP, _walk, file_table  # noqa: F401  (one manifest format)
 
 EXECUTABLE_SUFFIXES = (".exe", ".dll", ".pyd")
@@ -52,28 +53,19 @@ def _mode(rel: str, is_dir: bool) -> int:
 def write_zip(root: Path, manifest: dict[str, Any], dest: Path, *, mtime: int) -> Path:
     """Pack ``root`` as ``python/`` with the manifest first; publish atomically at ``dest``."""
     date = _date(mtime)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}-")
-    try:
-        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", compresslevel=6) as z:
-            data = json.dumps(manifest, indent=1, sort_keys=True).encode() + b"\n"
-            z.writestr(_info(f"{TOP}/{MANIFEST}", date, 0o100644), data)
-            z.writestr(_info(f"{TOP}/", date, _mode("", True)), b"")
-            for p in _walk(root):  # sorted by path, depth first
-                rel = p.relative_to(root).as_posix()
-                if rel == MANIFEST:
-                    continue
-                if p.is_dir():
-                    z.writestr(_info(f"{TOP}/{rel}/", date, _mode(rel, True)), b"")
-                else:
-                    z.writestr(_info(f"{TOP}/{rel}", date, _mode(rel, False)), p.read_bytes())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-        return dest
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with staged_file(dest) as raw, zipfile.ZipFile(raw, "w", compresslevel=6) as z:
+        data = manifest.to_json() if isinstance(manifest, manifest_mod.Manifest) else manifest_mod.dumps(manifest)
+        z.writestr(_info(f"{TOP}/{MANIFEST}", date, 0o100644), data)
+        z.writestr(_info(f"{TOP}/", date, _mode("", True)), b"")
+        for p in _walk(root):  # sorted by path, depth first
+            rel = p.relative_to(root).as_posix()
+            if rel == MANIFEST:
+                continue
+            if p.is_dir():
+                z.writestr(_info(f"{TOP}/{rel}/", date, _mode(rel, True)), b"")
+            else:
+                z.writestr(_info(f"{TOP}/{rel}", date, _mode(rel, False)), p.read_bytes())
+    return dest
 
 
 def read_manifest(archive: Path) -> dict[str, Any]:
