@@ -114,19 +114,7 @@ def verify(path: Path, *, layouts_arg: str | None = None, expect_openssl: str | 
             checks.check_build_paths(t, r)
             checks.check_openssl_dirs(t, r)
             checks.check_openssldir(t, r)
-        if not t.runnable:
-            for cid in ("python.starts", "python.prefix", "ssl.import", "ssl.version", "trust.patch",
-                        "trust.default-paths"):
-                r.add(cid, SKIP, f"needs a {t.os} host: run `pybuildssl verify` there")
-        else:
-            progress("probing the interpreter")
-            with checks.timing(r):
-                request = probing.probe_request(modules=checks.STDLIB_MODULES)
-                facts, err = probing.run_probe(t.interpreter, request, env=clean_env())
-                r.facts["probe"] = facts
-                checks.check_python(t, facts, err, r)
-                checks.check_ssl(t, facts, r, expect_openssl)
-                checks.check_modules(facts, r)
+        _run_interpreter_checks(t, r, expect_openssl, progress)
         progress("TLS handshakes")
         configs = [v for v in vendors if v in vendorconf.names()]
         checks.check_tls(t, r, [v for v in vendors if v not in configs], host_vendor=host_vendor)
@@ -142,6 +130,23 @@ def verify(path: Path, *, layouts_arg: str | None = None, expect_openssl: str | 
             r.facts["workdir"] = str(workdir)
     r.seconds = time.monotonic() - start
     return r
+
+
+def _run_interpreter_checks(t, r: Report, expect_openssl: str | None, progress: Callable[[str], None]) -> None:
+    """Start the interpreter once (the probe) and check python, ssl and the stdlib from its answer."""
+    if not t.runnable:
+        for cid in ("python.starts", "python.prefix", "ssl.import", "ssl.version", "trust.patch",
+                    "trust.default-paths"):
+            r.add(cid, SKIP, f"needs a {t.os} host: run `pybuildssl verify` there")
+        return
+    progress("probing the interpreter")
+    with checks.timing(r):
+        request = probing.probe_request(modules=checks.STDLIB_MODULES)
+        facts, err = probing.run_probe(t.interpreter, request, env=clean_env())
+        r.facts["probe"] = facts
+        checks.check_python(t, facts, err, r)
+        checks.check_ssl(t, facts, r, expect_openssl)
+        checks.check_modules(facts, r)
 
 
 __all__ = ["verify", "parse_layouts", "Report", "FAIL", "SKIP"]
