@@ -127,14 +127,20 @@ def _link_tree(base: Path, root: Path) -> None:
 
 
 def apply_patch(ctx: Context, step: Step, log: Path, name: str, sha256: str) -> None:
+    path = recipe_patch(name, sha256, step.name)
+    ctx.runner.run(["patch", "-p1", "--forward", "-i", str(path)], cwd=step.cwd, log=log, step=step.name)
+
+
+def recipe_patch(name: str, sha256: str, step: str) -> Path:
+    """A patch file under recipes/patches/, checked against its pin before anything applies it."""
     path = builtin_dir() / "patches" / name
     if not path.is_file():
-        raise BuildError(f"recipe patch {name} not found in {path.parent}", step=step.name)
+        raise BuildError(f"recipe patch {name} not found in {path.parent}", step=step)
     actual = hashing.sha256_file(path)
     if actual != sha256:
         raise BuildError(f"recipe patch {name}: sha256 {actual} does not match the pin {sha256}",
-                         step=step.name, hint="update the pin in the recipe after reviewing the patch")
-    ctx.runner.run(["patch", "-p1", "--forward", "-i", str(path)], cwd=step.cwd, log=log, step=step.name)
+                         step=step, hint="update the pin in the recipe after reviewing the patch")
+    return path
 
 
 def patch_ssl(ctx: Context, step: Step, log: Path, ssl_py: str) -> None:

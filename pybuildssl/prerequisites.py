@@ -11,21 +11,32 @@ from __future__ import annotations
 import os
 import shutil
 
+from typing import Callable
+
 from . import platforms
 from .errors import PrerequisiteError
 from .recipe import Recipe
 
 
-def missing(recipe: Recipe, which=shutil.which) -> dict[str, str]:
-    """The platform's prerequisites for ``recipe`` that are not on PATH: tool -> what provides it."""
-    needed = platforms.get(recipe.os).prerequisites(recipe)
+def absent(needed: dict[str, str], which=shutil.which) -> dict[str, str]:
+    """The tools of ``needed`` (tool -> what provides it) that are not on PATH (``cc``: $CC)."""
     cc = os.environ.get("CC", "cc")
     return {tool: what for tool, what in needed.items() if which(cc if tool == "cc" else tool) is None}
 
 
+def require(needed: dict[str, str], install_hint: Callable[[dict[str, str]], str], which=shutil.which) -> None:
+    """Name every missing tool of ``needed``, with ``install_hint``'s command for them."""
+    lacking = absent(needed, which)
+    if lacking:
+        raise PrerequisiteError(f"the build host lacks: {', '.join(lacking)}", hint=install_hint(lacking))
+
+
+def missing(recipe: Recipe, which=shutil.which) -> dict[str, str]:
+    """The platform's prerequisites for ``recipe`` that are not on PATH: tool -> what provides it."""
+    return absent(platforms.get(recipe.os).prerequisites(recipe), which)
+
+
 def check(recipe: Recipe, which=shutil.which) -> None:
     """Name every missing tool, with the command that installs them on this host."""
-    lacking = missing(recipe, which)
-    if lacking:
-        raise PrerequisiteError(f"the build host lacks: {', '.join(lacking)}",
-                                hint=platforms.get(recipe.os).install_hint(lacking))
+    plat = platforms.get(recipe.os)
+    require(plat.prerequisites(recipe), plat.install_hint, which)

@@ -39,9 +39,10 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, archive, cachelock, embedzip, hashing, package_zip, plan as plan_mod, trust, wine
-from .actions import STAMP
+from . import prerequisites
+from .actions import STAMP, recipe_patch
 from .errors import BuildError, PrerequisiteError, RecipeError
-from .platforms import windows
+from .platforms import linux, windows
 from .recipe_schema import WINDOWS_LAYOUTS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -165,10 +166,7 @@ def build(builder: Builder) -> tuple[Path, dict, dict[str, float], dict[str, boo
 
 
 def _check_tools() -> None:
-    missing = [(t, p) for t, p in PREREQUISITES.items() if shutil.which(t) is None]
-    if missing:
-        raise PrerequisiteError("the build host lacks: " + ", ".join(t for t, _ in missing),
-                                hint="install them: apt-get install -y " + " ".join(sorted({p for _, p in missing})))
+    prerequisites.require(PREREQUISITES, linux.install_hint)  # the build host is Linux
     try:
         wine.command()
     except wine.WineMissing as e:
@@ -186,7 +184,7 @@ def _cross_build(builder: Builder, out: Path, tid: str) -> None:
         with builder.ui.timed("openssl.extract"):
             archive.extract(tarball, src)
         for p in r.openssl.patches:
-            path = _recipe_patch(p["file"], p["sha256"])
+            path = recipe_patch(p["file"], p["sha256"], "openssl.patch")
             builder.runner.run(["patch", "-p1", "--forward", "-i", str(path)], cwd=src,
                                log=logs / "openssl.patch.log", step="openssl.patch")
         conf = work / "pybuildssl-mingw.conf"
@@ -231,19 +229,6 @@ def _check_winstore_built(recipe: "Recipe", dll: Path) -> None:
 def _mkdir(p: Path) -> Path:
     p.mkdir(parents=True, exist_ok=True)
     return p
-
-
-def _recipe_patch(name: str, sha256: str) -> Path:
-    from .recipe import builtin_dir
-
-    path = builtin_dir() / "patches" / name
-    if not path.is_file():
-        raise BuildError(f"recipe patch {name} not found in {path.parent}", step="openssl.patch")
-    actual = hashing.sha256_file(path)
-    if actual != sha256:
-        raise BuildError(f"recipe patch {name}: sha256 {actual} does not match the pin {sha256}",
-                         step="openssl.patch", hint="update the pin in the recipe after reviewing the patch")
-    return path
 
 
 def _unpack_binaries(builder: Builder, binaries: "Source", dest: Path) -> tuple[Path, str]:
