@@ -25,15 +25,18 @@ APT_PACKAGES=(
   python3 python3-venv python3-pip util-linux dpkg-dev gpgv iproute2
   gcc-mingw-w64-x86-64 wine64
 )
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "* installing: ${missing[*]}" >&2
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
+apt_install_missing() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "* installing: ${missing[*]}" >&2
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  fi
+}
+apt_install_missing "${APT_PACKAGES[@]}"
 
 # A virtualenv in the cache: Debian's own python3 is externally managed.
 # Debian's own python3 (installed above), not whatever `python3` a developer's
@@ -58,6 +61,11 @@ python -m pip install -q --disable-pip-version-check -e "$REPO[test]" >&2
 # version pybuildssl is tested with is pybuildssl.toolchain.ZIG_TESTED.
 ZIG_VERSION=$(python -c 'from pybuildssl.toolchain import ZIG_TESTED; print(ZIG_TESTED)')
 python -m pip install -q --disable-pip-version-check "ziglang==$ZIG_VERSION" >&2
+# LLVM's profile runtime and llvm-profdata, which zig's clang lacks, for the release profile's PGO
+# with Zig; which LLVM (and so which Debian packages) is pybuildssl.toolchain's fact.
+# shellcheck disable=SC2046
+apt_install_missing $(python -c 'from pybuildssl import recipe, toolchain
+print(" ".join(sorted(set(toolchain.pgo_prerequisites(recipe.host_arch()).values()))))')
 
 # Sources: the pinned upstream tarballs when the network reaches them;
 # here (and in CI) the same tarballs from Debian's source packages, checked

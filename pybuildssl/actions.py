@@ -233,8 +233,9 @@ def check_optimizations(ctx: Context, step: Step, log: Path, makefile: str, *wan
         what = " and ".join({"pgo": "PGO (cpython.optimizations)", "lto": "LTO (cpython.lto)"}[w] for w in missing)
         where = ", ".join(f"no {OPTIMIZATION_FLAGS[w][1]}... in {OPTIMIZATION_FLAGS[w][0]}" for w in missing)
         raise BuildError(f"CPython's configure turned {what} into no compiler flags ({where} of {makefile})",
-                         hint="it recognises gcc and clang by the compiler's name; use the host toolchain "
-                              "(build.toolchain=cc, no target.glibc) or --set build.profile=fast",
+                         hint="it recognises gcc and clang by the compiler's name (a Zig build is configured "
+                              "with CC=clang, pybuildssl/toolchain.py); see the configure log, or build "
+                              "without them: --set build.profile=fast",
                          step=step.name, log_path=str(log))
 
 

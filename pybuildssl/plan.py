@@ -93,7 +93,8 @@ def _toolchain(recipe: Recipe, toolchain: "str | Toolchain", cache_dir: Path = P
 
 def component_keys(recipe: Recipe, *, toolchain: "str | Toolchain", ssl_patch: str) -> dict[str, str]:
     """Cache keys from each component's inputs (pure)."""
-    tid = _toolchain(recipe, toolchain).id
+    tc_ = _toolchain(recipe, toolchain)
+    tid = tc_.id
     # A source's licence is what the SBOM says, not a build input: it changes no key.
     r = {section: ({k: v for k, v in values.items() if k != "license"} if isinstance(values, dict) else values)
          for section, values in recipe.raw.items()}
@@ -109,6 +110,8 @@ def component_keys(recipe: Recipe, *, toolchain: "str | Toolchain", ssl_patch: s
                            r["build"]["source_date_epoch"], ssl_patch]
     if recipe.components:
         parts.append({n: keys[n] for n in recipe.components})
+    if tc_.cpython_id:
+        parts.append(tc_.cpython_id)
     if recipe.strip:
         parts.append(f"strip {STRIP_LOGIC_VERSION}")
     keys["cpython"] = _h(*parts)
@@ -208,7 +211,7 @@ def make_plan(recipe: Recipe, *, cache_dir: Path, jobs: int, toolchain: "str | T
         *libraries,
         fetch[1], extract_cpython, *[p for p in patches if p.component == "cpython"],
         *components_mod.merge_step(recipe, dirs),
-        *_with_env(plat.cpython_steps(recipe, dirs), tc),
+        *_with_env(plat.cpython_steps(recipe, dirs), tc, tc.cpython_env),
         Step("package", "package", ("pybuildssl:package", str(dirs.prefix), artifact_name(recipe)),
              str(dirs.prefix), {}),
     ]
@@ -216,15 +219,17 @@ def make_plan(recipe: Recipe, *, cache_dir: Path, jobs: int, toolchain: "str | T
                 toolchain=tc)
 
 
-def _with_env(steps: list[Step], tc: Toolchain) -> list[Step]:
-    """The toolchain's environment (CC, ...) on every command step (a step's own values win),
-    and its relocations (sysconfig's CC names the build host's compiler) on the relocate step."""
+def _with_env(steps: list[Step], tc: Toolchain, extra: Mapping[str, str] | None = None) -> list[Step]:
+    """The toolchain's environment (CC, ...; then ``extra``) on every command step (a step's own
+    values win), and its relocations (what names the build host's toolchain in sysconfig) on the
+    relocate step."""
+    env = {**tc.env, **(extra or {})}
     out = []
     for s in steps:
         if s.name == "cpython.relocate" and tc.relocations:
             s = Step(s.name, s.component, (*s.argv[:3], *(f"{old}={new}" for old, new in tc.relocations),
                                            *s.argv[3:]), s.cwd, s.env)
-        elif tc.env and not s.internal:
-            s = Step(s.name, s.component, s.argv, s.cwd, {**tc.env, **s.env})
+        elif env and not s.internal:
+            s = Step(s.name, s.component, s.argv, s.cwd, {**env, **s.env})
         out.append(s)
     return out

@@ -267,7 +267,7 @@ def _resolve(path: Path, layers: list[tuple[str, dict[str, Any]]],
     target = values["target"]
     vendor, openssldir, fallback = _trust_facts(values, origin, where, host_vendor)
     glibc, toolchain = _glibc_and_toolchain(values, origin, where)
-    _apply_profile(values, toolchain)
+    _apply_profile(values, toolchain, host_arch)
     components: dict[str, Source] = {}
     if target["os"] == "linux":
         for name in enabled_components(values["components"]):
@@ -343,19 +343,22 @@ def _free_threaded(values: dict[str, dict[str, Any]], cpython: Source, origin: d
     return True
 
 
-#: Toolchains with which CPython's configure turns --enable-optimizations and --with-lto into
-#: compiler flags.  It picks them by the compiler's *name* (gcc or clang); Zig's wrapper is named
-#: `cc`, and its clang would need an llvm-profdata of its own LLVM: with Zig both are silent
-#: no-ops (measured: an "optimised" 3.13.15 built with Zig had an empty PGO_PROF_USE_FLAG and no
-#: -flto; configured with the host's gcc, both are there).
-RELEASE_TOOLCHAINS = ("cc",)
+def host_arch() -> str:
+    """This machine's architecture in the recipes' words (x86_64, aarch64)."""
+    import platform
+
+    machine = platform.machine().lower()
+    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
 
 
-def _apply_profile(values: dict[str, dict[str, Any]], toolchain: str) -> None:
-    """cpython.optimizations and cpython.lto left unset follow build.profile: on in the release
-    profile where the toolchain lets CPython's configure honour them (RELEASE_TOOLCHAINS)."""
-    on = values["build"]["profile"] == "release" and toolchain in RELEASE_TOOLCHAINS
-    for key in ("optimizations", "lto"):
+def _apply_profile(values: dict[str, dict[str, Any]], toolchain: str, host: Callable[[], str]) -> None:
+    """cpython.optimizations (PGO) and cpython.lto left unset follow build.profile: both on in the
+    release profile, with the host's cc and with Zig (pybuildssl/toolchain.py: its clang wrapper
+    and LLVM's profile tools).  PGO runs the new interpreter on the build host (its training), so
+    it stays off for a Zig build for another architecture."""
+    release = values["build"]["profile"] == "release"
+    native = toolchain == "cc" or values["target"]["arch"] == host()
+    for key, on in (("optimizations", release and native), ("lto", release)):
         if values["cpython"][key] is None:
             values["cpython"][key] = on
 

@@ -88,9 +88,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "windows_mode": Key(str, "enumeration", "Windows trust source", WINDOWS_TRUST_MODES),
     },
     "build": {
-        "profile": Key(str, "release", "`release`: CPython with PGO and LTO where the toolchain lets CPython's "
-                                       "configure honour them (the host's `cc`; not Zig, see docs/building.md); "
-                                       "`fast`: neither (development and CI); "
+        "profile": Key(str, "release", "`release`: CPython with PGO and LTO (with Zig through its clang "
+                                       "wrapper and LLVM's profile tools; a Zig build for another architecture "
+                                       "gets LTO only: see docs/building.md); `fast`: neither (development and CI); "
                                        "cpython.optimizations/lto set explicitly win", PROFILES),
         "jobs": Key(int, 0, "parallel make jobs (0: CPU count)"),
         "strip": Key(bool, False, "strip debug info and symbol tables, drop the test suite and (shared builds) the static libpython"),

@@ -152,6 +152,14 @@ def rewrite_shebang(path: Path, old: str) -> bool:
 FILE_PREFIX_MAP = re.compile(r"-ffile-prefix-map=[^\s'\"]+[ \t]*")
 
 
+def replace_one(text: str, old: str, new: str) -> str:
+    """``old`` -> ``new`` in ``text``: a path (it has a "/") wherever it occurs, a command name
+    (``clang``) only as a whole word (not inside ``code.profclangd`` or ``libclang``)."""
+    if "/" in old:
+        return text.replace(old, new)
+    return re.sub(rf"(?<![\w.+/-]){re.escape(old)}(?![\w.+-])", new, text)
+
+
 def replace_build_paths(path: Path, replacements: list[tuple[str, str]]) -> bool:
     """Replace build paths (OpenSSL's staging root, the work dir) in a text file."""
     try:
@@ -160,7 +168,7 @@ def replace_build_paths(path: Path, replacements: list[tuple[str, str]]) -> bool
         return False
     new = text
     for old, placeholder in replacements:
-        new = new.replace(old, placeholder)
+        new = replace_one(new, old, placeholder)
     # The build's own -ffile-prefix-map flags mean nothing to extensions built later.
     new = FILE_PREFIX_MAP.sub("", new)
     if new == text:

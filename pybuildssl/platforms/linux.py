@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import _posix
-from .. import components
+from .. import components, toolchain
 from ._posix import OPENSSL_PREFIX, PYTHON_PREFIX  # noqa: F401  (the Platform protocol)
 from ..errors import RecipeError
 from ..steps import Step
@@ -42,6 +42,8 @@ def prerequisites(recipe: "Recipe") -> dict[str, str]:
     needed = dict(PREREQUISITES)
     if recipe.toolchain == "zig":
         del needed["cc"]  # Zig brings its own compiler
+        if recipe.cpython_optimizations:  # but not LLVM's profile tools (pybuildssl/toolchain.py)
+            needed.update(toolchain.pgo_prerequisites(recipe.arch))
     if "libffi" not in recipe.components:
         for tool in ("autoreconf", "automake", "libtoolize"):
             del needed[tool]

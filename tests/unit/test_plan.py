@@ -47,7 +47,7 @@ def test_openssl_configure_posix(name, target, openssldir):
 
 @pytest.mark.parametrize("name", ["linux-x86_64-generic", "linux-x86_64-rhel", "linux-aarch64-generic"])
 def test_cpython_configure_linux(name):
-    p = plan_for(name)
+    p = plan_for(name, "build.profile=fast")
     root = p.dirs.openssl_out / "opt/pybuildssl/openssl"
     assert argv(p, "cpython.configure") == [
         "../cpython-src/configure", "--prefix=/opt/pybuildssl/python",
@@ -121,7 +121,7 @@ def test_recipe_configure_args_are_appended():
 
 def test_cpython_knobs_do_not_change_the_openssl_key():
     a = component_keys(recipe.load("linux-x86_64-generic"), toolchain="gcc", ssl_patch="x")
-    b = component_keys(recipe.load("linux-x86_64-generic", ["cpython.lto=true"]), toolchain="gcc", ssl_patch="x")
+    b = component_keys(recipe.load("linux-x86_64-generic", ["cpython.lto=false"]), toolchain="gcc", ssl_patch="x")
     c = component_keys(recipe.load("linux-x86_64-generic"), toolchain="gcc", ssl_patch="y")
     d = component_keys(recipe.load("linux-x86_64-debian"), toolchain="gcc", ssl_patch="x")
     e = component_keys(recipe.load("linux-x86_64-generic"), toolchain="clang", ssl_patch="x")
@@ -163,15 +163,34 @@ def test_release_profile_is_the_default_pgo_and_lto(name, sets):
         "pybuildssl:check-optimizations", f"{p.dirs.cpython_build}/Makefile", "pgo", "lto"]
 
 
-@pytest.mark.parametrize("name", ["linux-x86_64-generic", "linux-aarch64-generic"])
-def test_with_zig_the_release_profile_asks_for_neither(name):
-    """CPython's configure would turn both into no flags with Zig's `cc` (measured): the profile
-    does not ask for what it cannot get; set explicitly, the check after configure fails the build."""
-    r = recipe.load(name)
-    assert r.toolchain == "zig" and not r.cpython_optimizations and not r.cpython_lto
-    assert "cpython.check-optimizations" not in [s.name for s in plan_for(name).steps]
-    explicit = plan_for(name, "cpython.lto=true")
-    assert argv(explicit, "cpython.check-optimizations")[2:] == ["lto"]
+def test_with_zig_the_release_profile_is_pgo_and_lto_through_the_clang_wrapper():
+    """CPython's configure picks PGO and LTO flags by the compiler's name: a Zig build's CPython
+    steps get CC=clang (a wrapper that adds the profile runtime), their key names that wrapper,
+    and the relocate step turns clang's names back into cc and ar."""
+    r = recipe.load("linux-x86_64-generic")
+    assert r.toolchain == "zig" and r.cpython_optimizations and r.cpython_lto
+    p = plan_for("linux-x86_64-generic")
+    conf = _cpython(p, "cpython.configure")
+    assert "--enable-optimizations" in conf.argv and "--with-lto" in conf.argv
+    assert conf.env["CC"] == "clang" and _cpython(p, "cpython.make").env["CC"] == "clang"
+    assert _cpython(p, "openssl.configure").env["CC"] == "cc"  # only CPython's steps
+    assert argv(p, "cpython.check-optimizations")[2:] == ["pgo", "lto"]
+    bin_dir = p.toolchain.bin_dir
+    relocate = argv(p, "cpython.relocate")
+    assert relocate[3:6] == [f"{bin_dir}/llvm-profdata=llvm-profdata", f"{bin_dir}/llvm-ar=ar", "clang=cc"]
+    fast = plan_for("linux-x86_64-generic", "build.profile=fast")
+    assert _cpython(fast, "cpython.configure").env["CC"] == "cc"
+    assert not any(a.startswith(bin_dir) or a == "clang=cc" for a in argv(fast, "cpython.relocate"))
+    assert fast.keys["openssl"] == p.keys["openssl"] and fast.keys["cpython"] != p.keys["cpython"]
+
+
+def test_a_zig_build_for_another_architecture_gets_lto_but_not_pgo(monkeypatch):
+    """PGO's training runs the new interpreter on the build host."""
+    monkeypatch.setattr(recipe, "host_arch", lambda: "x86_64")
+    r = recipe.load("linux-aarch64-generic")
+    assert r.toolchain == "zig" and r.cpython_lto and not r.cpython_optimizations
+    monkeypatch.setattr(recipe, "host_arch", lambda: "aarch64")
+    assert recipe.load("linux-aarch64-generic").cpython_optimizations
 
 
 def test_bad_profile_is_refused():

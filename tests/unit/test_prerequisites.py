@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pybuildssl import prerequisites, recipe
+from pybuildssl import prerequisites, recipe, toolchain
 from pybuildssl.errors import PrerequisiteError
 from pybuildssl.platforms import linux
 
@@ -36,7 +36,27 @@ def test_linux_lists_only_what_the_recipe_builds_with():
 
 
 def test_nothing_missing_is_quiet():
-    prerequisites.check(recipe.load("linux-x86_64-generic"), which=lambda tool: "/usr/bin/" + tool)
+    prerequisites.check(recipe.load("linux-x86_64-generic"), which=lambda tool: "/usr/bin/" + tool,
+                        exists=lambda path: True)
+
+
+def test_a_zig_pgo_build_needs_llvms_profile_tools_and_runtime_file():
+    """Zig's clang instruments but has no profile runtime and no llvm-profdata (toolchain.py)."""
+    release = prerequisites.missing(recipe.load("linux-x86_64-generic"), which=nothing, exists=lambda p: False)
+    runtime = toolchain.profile_runtime("x86_64")
+    assert release[f"llvm-profdata-{toolchain.PGO_LLVM}"] == f"llvm-{toolchain.PGO_LLVM}"
+    assert release[runtime] == f"libclang-rt-{toolchain.PGO_LLVM}-dev"
+    seen = []
+    found = prerequisites.missing(recipe.load("linux-x86_64-generic"), which=nothing,
+                                  exists=lambda p: seen.append(p) or True)
+    assert runtime not in found and seen == [runtime]  # a file is looked for as a file, not on PATH
+    for sets in (["build.profile=fast"], ["cpython.optimizations=false"], ["target.glibc="]):
+        assert runtime not in prerequisites.missing(recipe.load("linux-x86_64-generic", sets), which=nothing,
+                                                    exists=lambda p: False)
+    with pytest.raises(PrerequisiteError) as e:
+        prerequisites.check(recipe.load("linux-x86_64-generic"), which=lambda t: "/usr/bin/" + t,
+                            exists=lambda p: False)
+    assert runtime in e.value.message and f"libclang-rt-{toolchain.PGO_LLVM}-dev" in e.value.hint
 
 
 @pytest.mark.parametrize("os_release, expect", [

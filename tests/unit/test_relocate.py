@@ -158,3 +158,15 @@ def test_config_script_survives_a_space_in_its_path_and_drops_build_flags(tmp_pa
     text = p.read_text()
     assert 'RESULT=$(dirname "$(cd "$(dirname "$1")" && pwd -P)")' in text and 'echo "$RESULT"' in text
     assert "-ffile-prefix-map" not in text and 'CFLAGS=$(echo "-O3"' in text
+
+
+def test_sysconfig_names_cc_and_ar_not_the_build_hosts_clang():
+    """What the relocate step does to sysconfig's text with the clang toolchain's relocations."""
+    text = ("'CC': 'clang', 'LDSHARED': 'clang -shared', 'AR': '/c/bin/llvm-ar', "
+            "'CONFIG_ARGS': \"'CC=clang'\", 'PGO_PROF_USE_FLAG': '-fprofile-instr-use=\"code.profclangd\"', "
+            "'X': '/usr/lib/libclang.so clang-19 clang++'")
+    for old, new in (("/c/bin/llvm-ar", "ar"), ("clang", "cc")):
+        text = relocate.replace_one(text, old, new)
+    assert text == ("'CC': 'cc', 'LDSHARED': 'cc -shared', 'AR': 'ar', 'CONFIG_ARGS': \"'CC=cc'\", "
+                    "'PGO_PROF_USE_FLAG': '-fprofile-instr-use=\"code.profclangd\"', "
+                    "'X': '/usr/lib/libclang.so clang-19 clang++'")
