@@ -325,8 +325,10 @@ def _values(path: Path, merged: dict[str, Any], origin: dict[str, str]) -> dict[
     return values
 
 
-#: The first line whose free-threaded build is supported (PEP 779); 3.13's was experimental.
-FREE_THREADED_SINCE = (3, 14)
+#: The first line with a free-threaded build (PEP 703): experimental upstream in 3.13, supported
+#: from 3.14 (PEP 779).  3.13t is offered as python-build-standalone and uv offer it, and it is the
+#: one this project's CI can build (the mirror serves no 3.14 tarball).
+FREE_THREADED_SINCE = (3, 13)
 
 
 def _free_threaded(values: dict[str, dict[str, Any]], cpython: Source, origin: dict[str, str], where: str) -> bool:
@@ -335,8 +337,8 @@ def _free_threaded(values: dict[str, dict[str, Any]], cpython: Source, origin: d
     w = origin.get("cpython.free_threaded", where)
     if cpython.version_tuple[:2] < FREE_THREADED_SINCE:
         raise RecipeError(f"{w}: key 'cpython.free_threaded' is true but cpython.version is {cpython.version}",
-                          hint="free-threaded builds are supported from CPython 3.14: "
-                               "--set cpython.version=3.14 (or 3.15)")
+                          hint="free-threaded builds begin with CPython 3.13 (experimental there upstream, "
+                               "supported from 3.14): --set cpython.version=3.14 (or 3.13, 3.15)")
     if values["target"]["os"] == "windows":
         raise RecipeError(f"{w}: key 'cpython.free_threaded' is not wired for Windows targets yet",
                           hint="build a free-threaded Linux or macOS target, or drop the key")

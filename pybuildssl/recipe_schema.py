@@ -80,7 +80,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
                                          "unset: on in the release profile (`build.profile`)"),
         "lto": Key(bool, None, "--with-lto; unset: on in the release profile (`build.profile`)"),
         "shared": Key(bool, True, "--enable-shared (libpython as a shared library, $ORIGIN rpath)"),
-        "free_threaded": Key(bool, False, "--disable-gil: the free-threaded build (CPython 3.14+, Linux and macOS; "
+        "free_threaded": Key(bool, False, "--disable-gil: the free-threaded build (CPython 3.13+, "
+                                          "experimental upstream in 3.13; Linux and macOS; "
                                           "bin/python3.Xt, lib/python3.Xt; `freethreaded` in the artifact's name)"),
     },
     "trust": {

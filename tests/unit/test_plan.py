@@ -217,7 +217,7 @@ def test_pgo_training_runs_offline_after_the_trust_patch():
 
 # -------------------------------------------------------- free-threaded ----
 
-@pytest.mark.parametrize("line", ["3.14", "3.15"])
+@pytest.mark.parametrize("line", ["3.13", "3.14", "3.15"])
 def test_free_threaded_configures_disable_gil_and_names_the_artifact(line):
     p = plan_for("linux-x86_64-generic", f"cpython.version={line}", "cpython.free_threaded=true")
     assert "--disable-gil" in argv(p, "cpython.configure")
@@ -227,10 +227,11 @@ def test_free_threaded_configures_disable_gil_and_names_the_artifact(line):
     assert default.keys["openssl"] == p.keys["openssl"]
 
 
-def test_free_threaded_needs_314_and_a_posix_target():
-    with pytest.raises(RecipeError, match="'cpython.free_threaded' is true but cpython.version is 3.13.15") as e:
-        recipe.load("linux-x86_64-generic", ["cpython.free_threaded=true"])
-    assert "--set cpython.version=3.14" in e.value.hint
+def test_free_threaded_needs_313_and_a_posix_target():
+    with pytest.raises(RecipeError, match="'cpython.free_threaded' is true but cpython.version is 3.12.") as e:
+        recipe.load("linux-x86_64-generic", ["cpython.version=3.12", "cpython.free_threaded=true"])
+    assert "--set cpython.version=3.14" in e.value.hint and "experimental" in e.value.hint
+    assert recipe.load("linux-x86_64-generic", ["cpython.free_threaded=true"]).cpython_free_threaded
     with pytest.raises(RecipeError, match="not wired for Windows"):
         recipe.load("windows-x86_64", ["cpython.version=3.14", "cpython.free_threaded=true"])
     assert recipe.load("macos-arm64", ["cpython.version=3.14", "cpython.free_threaded=true"]).cpython_free_threaded
