@@ -49,12 +49,14 @@ def uv_entry(manifest: dict[str, Any], url: str, sha256: str) -> tuple[str, dict
         raise UsageError(f"CPython version {version!r} is not X.Y.Z[a|b|rcN]: uv cannot list it")
     os_, arch, libc = uv_platform(manifest["target"])
     major, minor, patch, pre = int(m[1]), int(m[2]), int(m[3]), m[4] or ""
+    # a free-threaded build is uv's "freethreaded" variant: `uv python install 3.13+freethreaded`
+    variant = "freethreaded" if manifest["recipe"]["resolved"]["cpython"].get("free_threaded") else None
     entry = {
         "name": "cpython", "arch": {"family": arch, "variant": None}, "os": os_, "libc": libc,
         "major": major, "minor": minor, "patch": patch, "prerelease": pre,
-        "url": url, "sha256": sha256, "variant": None, "build": manifest.get("build_tag") or None,
+        "url": url, "sha256": sha256, "variant": variant, "build": manifest.get("build_tag") or None,
     }
-    return f"cpython-{major}.{minor}.{patch}{pre}-{os_}-{arch}-{libc}", entry
+    return f"cpython-{major}.{minor}.{patch}{pre}{'+' + variant if variant else ''}-{os_}-{arch}-{libc}", entry
 
 
 def downloads_list(archives: list[tuple[str, dict[str, Any], str, str]]) -> dict[str, Any]:

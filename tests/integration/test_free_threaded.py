@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from _helpers import MOVED, clean_env, py, run_cli
+from _helpers import MOVED, clean_env, py, run_cli, uv, uv_environment
 from pybuildssl import archive, package, relocate
 from pybuildssl.verify import tls
 
@@ -125,3 +125,26 @@ def test_threads_racing_on_the_patch_without_the_gil_agree(freethreaded, tmp_pat
         assert len(per) >= at_swap + 20 and set(per[:20]) == {1} and set(per[at_swap + 1:]) == {2}, per
         assert per == sorted(per), per
     assert out["last"] == 2 and out["paths"][0] == "/etc/ssl/cert.pem", out  # the compiled-in file
+
+
+def test_uv_installs_it_as_the_freethreaded_variant_beside_the_default(freethreaded, artifact, tmp_path):
+    """One dist with both builds of 3.13.15: publish-index lists each under uv's key, and real uv
+    installs the one asked for with `3.13+freethreaded`, which runs with the GIL off."""
+    import shutil
+
+    _, manifest, out = freethreaded
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    for a in (Path(out["artifact"]), artifact):
+        shutil.copyfile(a, dist / a.name)
+    r = run_cli("publish-index", "--dist", str(dist))
+    assert r.returncode == 0, r.stderr
+    listing = json.loads((dist / "python-downloads.json").read_text())
+    version = manifest["cpython"]["version"]
+    assert sorted(listing) == [f"cpython-{version}+freethreaded-linux-x86_64-gnu", f"cpython-{version}-linux-x86_64-gnu"]
+    env = dict(uv_environment(tmp_path / "uv"), UV_PYTHON_DOWNLOADS_JSON_URL=(dist / "python-downloads.json").as_uri())
+    uv(env, "python", "install", "3.13+freethreaded")
+    found = uv(env, "python", "find", "--managed-python", "3.13+freethreaded").stdout.strip()
+    r = py(Path(found), "import sys, ssl; print(sys._is_gil_enabled(), ssl.OPENSSL_VERSION.split()[1])")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", manifest["openssl"]["version"]]

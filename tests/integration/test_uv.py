@@ -18,8 +18,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import sysconfig
 import time
 import zipfile
 from pathlib import Path
@@ -30,7 +28,7 @@ from pybuildssl import package, relocate
 from pybuildssl.verify import sandbox, tls
 from pybuildssl.verify.sandbox import clean_env
 
-from _helpers import py, run_cli
+from _helpers import py, run_cli, uv, uv_environment
 
 pytestmark = pytest.mark.integration
 
@@ -47,18 +45,6 @@ except Exception as e:
 
 PATHS = ("import json, sysconfig; print(json.dumps({k: sysconfig.get_config_var(k) "
          "for k in ('prefix', 'LIBDIR', 'INCLUDEPY', 'LIBPL', 'BINDIR')}))")
-
-
-def uv_binary() -> str:
-    """The uv that pip installed beside this interpreter (the `uv` test dependency)."""
-    for d in (sysconfig.get_path("scripts"), os.path.dirname(sys.executable)):
-        p = Path(d) / "uv"
-        if p.is_file():
-            return str(p)
-    found = shutil.which("uv")
-    if not found:
-        pytest.fail("uv is not installed: pip install -e '.[test]' installs it from PyPI")
-    return found
 
 
 def make_wheel(dest: Path, name: str = "pybuildssl_uv_demo", version: str = "1.0") -> Path:
@@ -86,20 +72,7 @@ def make_wheel(dest: Path, name: str = "pybuildssl_uv_demo", version: str = "1.0
 
 @pytest.fixture(scope="module")
 def uv_env(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("uv")
-    env = clean_env()
-    env.update({
-        "HOME": str(root / "home"), "UV_NO_CONFIG": "1", "UV_CACHE_DIR": str(root / "cache"),
-        "UV_PYTHON_INSTALL_DIR": str(root / "pythons"), "UV_PYTHON_BIN_DIR": str(root / "bin"),
-        "UV_PYTHON_CACHE_DIR": "", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "manual",
-    })
-    return env
-
-
-def uv(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    r = subprocess.run([uv_binary(), *args], capture_output=True, text=True, env=env, timeout=timeout)
-    assert r.returncode == 0, f"uv {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}"
-    return r
+    return uv_environment(tmp_path_factory.mktemp("uv"))
 
 
 @pytest.fixture(scope="module")

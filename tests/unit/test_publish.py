@@ -11,8 +11,8 @@ from pybuildssl import package, plan, publish, recipe, sbom
 from pybuildssl.errors import UsageError
 
 
-def manifest(name="linux-x86_64-generic", **target):
-    r = recipe.load(name)
+def manifest(name="linux-x86_64-generic", *sets, **target):
+    r = recipe.load(name, list(sets))
     comps = [{"name": n, "version": s.version, "sha256": s.sha256, "url": s.urls[0], "license": s.license,
               "modules": ["_x"]} for n, s in r.components.items()]
     return {
@@ -52,6 +52,15 @@ def test_prerelease_and_bad_versions():
     m["cpython"]["version"] = "3.14"
     with pytest.raises(UsageError, match="not X.Y.Z"):
         publish.uv_entry(m, "u", "0" * 64)
+
+
+def test_a_free_threaded_build_is_uvs_freethreaded_variant_beside_the_default():
+    """`uv python install 3.13+freethreaded` picks it; both fit in one list."""
+    key, e = publish.uv_entry(manifest("linux-x86_64-generic", "cpython.free_threaded=true"), "u", "0" * 64)
+    assert key == "cpython-3.13.15+freethreaded-linux-x86_64-gnu" and e["variant"] == "freethreaded"
+    both = publish.downloads_list([("t.tar.gz", manifest("linux-x86_64-generic", "cpython.free_threaded=true"), "u1",
+                                    "1" * 64), ("g.tar.gz", manifest(), "u2", "2" * 64)])
+    assert list(both) == ["cpython-3.13.15+freethreaded-linux-x86_64-gnu", "cpython-3.13.15-linux-x86_64-gnu"]
 
 
 def test_two_artifacts_for_one_platform_are_refused():
