@@ -96,3 +96,69 @@ def test_a_failed_write_leaves_the_file_untouched(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         tp.write_atomically(path, "new")
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["pins.toml"]
+
+
+# --------------------------------------------------------- with upstream sites ---
+
+def up(version: str, sha: "str | None", site: str = "python.org", size: int = 20834112) -> tp.Upstream:
+    name = f"Python-{version}.tar.xz"
+    return tp.Upstream(site, version, name, sha, size if sha else None,
+                       "https://python.example/api/v2/downloads/release_file/?release=1191",
+                       "" if sha else "python.org gives an md5 only")
+
+
+def run(upstream: dict, extra: str = ""):
+    table = pins.load()
+    got = listed(extra)
+    found = tp.newest(table, got)
+    new, report = tp.updated(table, found, upstream, got)
+    return table, new, report, tp.behind(new, found, upstream)
+
+
+def test_a_release_only_upstream_knows_is_written_unsigned_with_the_url_of_its_sha256():
+    table, new, report, behind = run({("cpython", "3.12"): up("3.12.15", "3" * 64)})
+    pin = new.lines["cpython"]["3.12"]
+    assert (pin.version, pin.sha256, pin.size, pin.signed) == ("3.12.15", "3" * 64, 20834112, False)
+    assert pin.evidence == ("python.org: sha256 of Python-3.12.15.tar.xz read from "
+                            "https://python.example/api/v2/downloads/release_file/?release=1191 "
+                            "(HTTPS-authenticated, not signed)")
+    assert any(line.startswith("cpython 3.12: pinned 3.12.14 (unsigned); no signed index here lists this line; "
+                               "NEWER upstream: python.org 3.12.15") for line in report)
+    assert behind == []  # every newer release known is in the new table
+
+
+def test_a_release_a_signed_index_also_lists_keeps_debians_signed_evidence():
+    sid = "abb0102e6d4ae027509bcb82327d9dd85515b44a3ba8ad538cfc5e9847029f68"
+    _, new, report, _ = run({("cpython", "3.13"): up("3.13.18", sid)})
+    pin = new.lines["cpython"]["3.13"]
+    assert (pin.version, pin.signed) == ("3.13.18", True) and pin.evidence.startswith("Debian sid Sources")
+    assert any(line.endswith(f"python.org 3.13.18 sha256 {sid} (https://python.example/api/v2/downloads/"
+                             "release_file/?release=1191): agrees") for line in report)
+
+
+def test_upstream_and_a_signed_index_disagreeing_on_a_sha256_writes_neither():
+    table, new, report, behind = run({("cpython", "3.13"): up("3.13.18", "f" * 64)})
+    assert new.lines["cpython"]["3.13"] == table.lines["cpython"]["3.13"]
+    line = next(x for x in report if x.startswith("cpython 3.13:"))
+    assert "CHECK BY HAND (not written)" in line and "not taken" in line
+    assert ("cpython", "3.13") in behind
+
+
+def test_upstream_disagreeing_with_the_pin_on_its_own_release_is_flagged_and_kept():
+    table, new, report, _ = run({("cpython", "3.15"): up("3.15.2", "e" * 64)})
+    assert new.lines["cpython"]["3.15"] == table.lines["cpython"]["3.15"]
+    assert any(x.startswith("cpython 3.15:") and "CHECK BY HAND" in x for x in report)
+
+
+def test_a_newer_release_without_a_published_sha256_is_reported_never_written():
+    table, new, report, behind = run({("cpython", "3.10"): up("3.10.22", None)})
+    assert new.lines["cpython"]["3.10"] == table.lines["cpython"]["3.10"]
+    assert any(x.endswith("python.org 3.10.22, sha256 unknown (python.org gives an md5 only): not written")
+               for x in report)
+    assert ("cpython", "3.10") in behind
+
+
+def test_newer_in_debian_than_upstream_takes_debians():
+    _, new, report, behind = run({("openssl", "3.6"): up("3.6.3", "243a86649cf6f23eeb6a2ff2456e09e5d77dd9018a54d3d96b0c6bdd6ba6c7f1", site="GitHub")})
+    assert new.lines["openssl"]["3.6"].version == "3.6.5" and ("openssl", "3.6") not in behind
+    assert any(x.startswith("openssl 3.6:") and x.endswith(": older") for x in report)
