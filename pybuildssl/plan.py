@@ -112,6 +112,8 @@ def component_keys(recipe: Recipe, *, toolchain: "str | Toolchain", ssl_patch: s
         parts.append({n: keys[n] for n in recipe.components})
     if tc_.cpython_id:
         parts.append(tc_.cpython_id)
+    if recipe.cpython_lto:  # its links get the prefix maps too (platforms/_posix.cpython_env)
+        parts.append("lto links: LDFLAGS_NODIST file-prefix-map")
     if recipe.strip:
         parts.append(f"strip {STRIP_LOGIC_VERSION}")
     keys["cpython"] = _h(*parts)

@@ -128,9 +128,15 @@ exec {command} "$@"
 #: zig compiles glibc's libc_nonshared pieces, crt1.o and compiler-rt on first
 #: use and records the working directory of that first use in their debug
 #: info; without this it would be a build directory of ours.
-WARMUP = (("-o", "warmup"), ("-O2", "-g", "-o", "warmup-O2"), ("-O3", "-g", "-o", "warmup-O3"),
-          ("-shared", "-fPIC", "-o", "warmup.so"), ("-shared", "-fPIC", "-O2", "-g", "-o", "warmup-O2.so"),
-          ("-shared", "-fPIC", "-O3", "-g", "-o", "warmup-O3.so"))
+#: An LTO link makes zig build LTO variants of those pieces: warmed too (the release profile's
+#: links; measured: without them, a release build's libpython named the directory of the first
+#: LTO link anywhere on the machine).
+_WARMUP_PLAIN = (("-o", "warmup"), ("-g", "-o", "warmup-g"), ("-O2", "-g", "-o", "warmup-O2"),
+                 ("-O3", "-g", "-o", "warmup-O3"), ("-shared", "-fPIC", "-o", "warmup.so"),
+                 ("-shared", "-fPIC", "-g", "-o", "warmup-g.so"),
+                 ("-shared", "-fPIC", "-O2", "-g", "-o", "warmup-O2.so"),
+                 ("-shared", "-fPIC", "-O3", "-g", "-o", "warmup-O3.so"))
+WARMUP = _WARMUP_PLAIN + tuple(("-flto=thin", *args[:-1], args[-1] + "-lto") for args in _WARMUP_PLAIN)
 
 
 @dataclass(frozen=True)
@@ -199,7 +205,7 @@ def describe(recipe, *, zig: str = "zig", zig_version: str = "?", cache_dir: Pat
     target = zig_target(recipe)
     flags = " ".join(ZIG_FLAGS)
     runtime = profile_runtime(recipe.arch)
-    key = sha256_json([WRAPPER, CLANG_EXTRA, TOOL_WRAPPER, zig, target, flags, str(zig_cache), runtime,
+    key = sha256_json([WRAPPER, CLANG_EXTRA, TOOL_WRAPPER, WARMUP, zig, target, flags, str(zig_cache), runtime,
                        LLVM_PROFDATA], 16)
     bin_dir = cache_dir / "toolchain" / f"zig-{key}" / "bin"
     empty = bin_dir / "empty.c"

@@ -57,11 +57,14 @@ def cpython_configure(recipe: "Recipe", d: "Dirs", extra: list[str]) -> list[str
 
 
 def cpython_env(recipe: "Recipe", d: "Dirs", base: dict[str, str]) -> dict[str, str]:
-    """CFLAGS that keep the work directory and OpenSSL's staging root out of debug info."""
-    cflags = f"-ffile-prefix-map={d.work}={BUILD_PLACEHOLDER} -ffile-prefix-map={d.openssl_root}={OPENSSL_PREFIX}"
-    if recipe.cflags:
-        cflags += " " + recipe.cflags
-    return {**base, "CFLAGS": cflags}
+    """CFLAGS that keep the work directory and OpenSSL's staging root out of debug info.
+
+    With LTO the link compiles too (gcc's link-time units take the link's directory as their
+    DW_AT_comp_dir), so the interpreter's links get the same maps (LDFLAGS_NODIST: not recorded
+    for extensions)."""
+    maps = f"-ffile-prefix-map={d.work}={BUILD_PLACEHOLDER} -ffile-prefix-map={d.openssl_root}={OPENSSL_PREFIX}"
+    cflags = f"{maps} {recipe.cflags}" if recipe.cflags else maps
+    return {**base, "CFLAGS": cflags, **({"LDFLAGS_NODIST": maps} if recipe.cpython_lto else {})}
 
 
 def relocate_step(d: "Dirs", extra: tuple[str, ...] = ()) -> Step:

@@ -55,6 +55,21 @@ def test_llvm_ar_is_zig_ar_and_llvm_profdata_is_llvms(clang, tmp_path):
     assert f"exec '{toolchain.LLVM_PROFDATA}' \"$@\"" in next(text).read_text()
 
 
+@pytest.fixture(scope="module")
+def zig_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("zig-cache")
+
+
+def private_toolchain(zig: str, tmp_path: Path, zig_cache: Path) -> toolchain.Toolchain:
+    """The toolchain with a zig cache of this module's own: zig builds its libc pieces in the
+    directory of their first use and records it in their debug info, and builds must never
+    find a test's directory there (the shared cache is warmed from "/" only)."""
+    tc = toolchain.describe(recipe.load("linux-x86_64-generic"), zig=zig, zig_version="0.15.2",
+                            cache_dir=tmp_path / "cache", zig_cache=zig_cache)
+    toolchain.install(tc)
+    return tc
+
+
 PROGRAM = r"""
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +84,7 @@ int main(int argc, char **argv) {
 """
 
 
-def test_zig_pgo_end_to_end_with_llvms_runtime_and_profdata(tmp_path):
+def test_zig_pgo_end_to_end_with_llvms_runtime_and_profdata(tmp_path, zig_cache):
     """Instrument with the wrapper, run, merge with llvm-profdata, use the profile: the steps of
     CPython's `make profile-opt`.  Profile data that zig's LLVM could not read fails the last
     compile (clang: "unsupported instrumentation profile format version"), and so does one that
@@ -79,9 +94,7 @@ def test_zig_pgo_end_to_end_with_llvms_runtime_and_profdata(tmp_path):
     for tool in toolchain.pgo_prerequisites("x86_64"):
         assert Path(tool).is_file() or subprocess.run(["which", tool], capture_output=True).returncode == 0, \
             f"{tool}: ci/setup.sh installs it"
-    tc = toolchain.describe(recipe.load("linux-x86_64-generic"), zig=zig, zig_version="0.15.2",
-                            cache_dir=tmp_path / "cache", zig_cache=toolchain.default_zig_cache())
-    toolchain.install(tc)
+    tc = private_toolchain(zig, tmp_path, zig_cache)
     bin_dir = Path(tc.bin_dir)
     src = tmp_path / "prog.c"
     src.write_text(PROGRAM)
@@ -110,13 +123,10 @@ def test_zig_pgo_end_to_end_with_llvms_runtime_and_profdata(tmp_path):
     assert "GLIBC_2.2" in versions and not any(f"GLIBC_2.{n}" in versions for n in range(18, 40))
 
 
-def test_zig_lto_objects_are_fat_and_link(tmp_path):
+def test_zig_lto_objects_are_fat_and_link(tmp_path, zig_cache):
     """Fat LTO objects: a static library of them links with the host's gcc and binutils, which
     read no LLVM bitcode (CPython ships libpython.a in its config directory)."""
-    zig = toolchain.find_zig()
-    tc = toolchain.describe(recipe.load("linux-x86_64-generic"), zig=zig, zig_version="0.15.2",
-                            cache_dir=tmp_path / "cache", zig_cache=toolchain.default_zig_cache())
-    toolchain.install(tc)
+    tc = private_toolchain(toolchain.find_zig(), tmp_path, zig_cache)
     (tmp_path / "lib.c").write_text("int triple(int x) { return 3 * x; }\n")
     (tmp_path / "main.c").write_text('#include <stdio.h>\nint triple(int);\n'
                                      'int main(void) { printf("%d\\n", triple(14)); return 0; }\n')

@@ -48,8 +48,11 @@ def test_cpython_plan_and_install_names(name, dt):
                                f"--with-openssl={root}", "--with-openssl-rpath=no", "--with-ensurepip=install",
                                "--enable-shared", "--enable-optimizations", "--with-lto"]  # the release profile
     # CFLAGS are the POSIX ones (build paths mapped away); macOS adds the deployment target
-    assert conf.env["MACOSX_DEPLOYMENT_TARGET"] == dt and set(conf.env) == {"MACOSX_DEPLOYMENT_TARGET", "CFLAGS"}
+    # (the release profile's LTO links compile too: they get the same maps, not for extensions)
+    assert conf.env["MACOSX_DEPLOYMENT_TARGET"] == dt and set(conf.env) == {"MACOSX_DEPLOYMENT_TARGET", "CFLAGS",
+                                                                          "LDFLAGS_NODIST"}
     assert f"-ffile-prefix-map={p.dirs.work}=/opt/pybuildssl/build" in conf.env["CFLAGS"]
+    assert conf.env["LDFLAGS_NODIST"] == conf.env["CFLAGS"]
     prefix = str(p.dirs.prefix)
     assert list(step(p, "cpython.install-name-id").argv) == [
         "install_name_tool", "-id", "@rpath/libpython3.13.dylib", f"{prefix}/lib/libpython3.13.dylib"]

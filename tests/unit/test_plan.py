@@ -173,13 +173,16 @@ def test_with_zig_the_release_profile_is_pgo_and_lto_through_the_clang_wrapper()
     conf = _cpython(p, "cpython.configure")
     assert "--enable-optimizations" in conf.argv and "--with-lto" in conf.argv
     assert conf.env["CC"] == "clang" and _cpython(p, "cpython.make").env["CC"] == "clang"
+    # LTO links compile: they get the prefix maps that keep build paths out of debug info
+    assert conf.env["LDFLAGS_NODIST"] == conf.env["CFLAGS"] and conf.env["CFLAGS"].startswith("-ffile-prefix-map=")
     assert _cpython(p, "openssl.configure").env["CC"] == "cc"  # only CPython's steps
     assert argv(p, "cpython.check-optimizations")[2:] == ["pgo", "lto"]
     bin_dir = p.toolchain.bin_dir
     relocate = argv(p, "cpython.relocate")
     assert relocate[3:6] == [f"{bin_dir}/llvm-profdata=llvm-profdata", f"{bin_dir}/llvm-ar=ar", "clang=cc"]
     fast = plan_for("linux-x86_64-generic", "build.profile=fast")
-    assert _cpython(fast, "cpython.configure").env["CC"] == "cc"
+    assert _cpython(fast, "cpython.configure").env["CC"] == "cc" and "LDFLAGS_NODIST" not in _cpython(
+        fast, "cpython.configure").env
     assert not any(a.startswith(bin_dir) or a == "clang=cc" for a in argv(fast, "cpython.relocate"))
     assert fast.keys["openssl"] == p.keys["openssl"] and fast.keys["cpython"] != p.keys["cpython"]
 

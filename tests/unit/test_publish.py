@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from pybuildssl import package, plan, publish, recipe, sbom
+from pybuildssl import package, pins, plan, publish, recipe, sbom
 from pybuildssl.errors import UsageError
+
+
+#: The pinned CPython 3.13 release the recipes default to.
+V = pins.load().release("cpython", "3.13").version
 
 
 def manifest(name="linux-x86_64-generic", *sets, **target):
@@ -29,16 +33,16 @@ def manifest(name="linux-x86_64-generic", *sets, **target):
 
 def test_uv_entry_has_every_field_uv_reads():
     key, e = publish.uv_entry(manifest(), "file:///d/x.tar.gz", "cd" * 32)
-    assert key == "cpython-3.13.15-linux-x86_64-gnu"
+    assert key == f"cpython-{V}-linux-x86_64-gnu"
     assert e == {"name": "cpython", "arch": {"family": "x86_64", "variant": None}, "os": "linux", "libc": "gnu",
-                 "major": 3, "minor": 13, "patch": 15, "prerelease": "", "url": "file:///d/x.tar.gz",
+                 "major": 3, "minor": 13, "patch": int(V.split(".")[2]), "prerelease": "", "url": "file:///d/x.tar.gz",
                  "sha256": "cd" * 32, "variant": None, "build": "openssl3.5.9.generic"}
 
 
 @pytest.mark.parametrize("name,key", [
-    ("macos-arm64", "cpython-3.13.15-darwin-aarch64-none"),
-    ("windows-x86_64", "cpython-3.13.15-windows-x86_64-none"),
-    ("linux-aarch64-generic", "cpython-3.13.15-linux-aarch64-gnu"),
+    ("macos-arm64", f"cpython-{V}-darwin-aarch64-none"),
+    ("windows-x86_64", f"cpython-{V}-windows-x86_64-none"),
+    ("linux-aarch64-generic", f"cpython-{V}-linux-aarch64-gnu"),
 ])
 def test_uv_keys_use_uvs_words(name, key):
     assert publish.uv_entry(manifest(name), "u", "0" * 64)[0] == key
@@ -57,20 +61,20 @@ def test_prerelease_and_bad_versions():
 def test_a_free_threaded_build_is_uvs_freethreaded_variant_beside_the_default():
     """`uv python install 3.13+freethreaded` picks it; both fit in one list."""
     key, e = publish.uv_entry(manifest("linux-x86_64-generic", "cpython.free_threaded=true"), "u", "0" * 64)
-    assert key == "cpython-3.13.15+freethreaded-linux-x86_64-gnu" and e["variant"] == "freethreaded"
+    assert key == f"cpython-{V}+freethreaded-linux-x86_64-gnu" and e["variant"] == "freethreaded"
     both = publish.downloads_list([("t.tar.gz", manifest("linux-x86_64-generic", "cpython.free_threaded=true"), "u1",
                                     "1" * 64), ("g.tar.gz", manifest(), "u2", "2" * 64)])
-    assert list(both) == ["cpython-3.13.15+freethreaded-linux-x86_64-gnu", "cpython-3.13.15-linux-x86_64-gnu"]
+    assert list(both) == [f"cpython-{V}+freethreaded-linux-x86_64-gnu", f"cpython-{V}-linux-x86_64-gnu"]
 
 
 def test_two_artifacts_for_one_platform_are_refused():
     rows = [("a.tar.gz", manifest("linux-x86_64-generic"), "u1", "1" * 64),
             ("b.tar.gz", manifest("linux-x86_64-rhel"), "u2", "2" * 64)]
-    with pytest.raises(UsageError, match="a.tar.gz and b.tar.gz are both cpython-3.13.15-linux-x86_64-gnu") as e:
+    with pytest.raises(UsageError, match=f"a.tar.gz and b.tar.gz are both cpython-{V}-linux-x86_64-gnu") as e:
         publish.downloads_list(rows)
     assert "publish-index" in e.value.hint
     both = publish.downloads_list([rows[0], ("m.tar.gz", manifest("macos-arm64"), "u3", "3" * 64)])
-    assert list(both) == ["cpython-3.13.15-darwin-aarch64-none", "cpython-3.13.15-linux-x86_64-gnu"]
+    assert list(both) == [f"cpython-{V}-darwin-aarch64-none", f"cpython-{V}-linux-x86_64-gnu"]
 
 
 def test_sha256sums_format_and_urls(tmp_path):
@@ -86,10 +90,10 @@ def test_sha256sums_format_and_urls(tmp_path):
 
 def test_names_follow_python_build_standalone():
     assert plan.artifact_name(recipe.load("linux-x86_64-rhel")) == \
-        "cpython-3.13.15+openssl3.5.9.rhel-x86_64-unknown-linux-gnu-install_only.tar.gz"
+        f"cpython-{V}+openssl3.5.9.rhel-x86_64-unknown-linux-gnu-install_only.tar.gz"
     assert plan.artifact_name(recipe.load("linux-x86_64-generic", ["build.strip=true"])).endswith(
         "-install_only_stripped.tar.gz")
-    assert plan.artifact_name(recipe.load("macos-arm64")).startswith("cpython-3.13.15+openssl3.5.9.default-aarch64-apple-darwin")
+    assert plan.artifact_name(recipe.load("macos-arm64")).startswith(f"cpython-{V}+openssl3.5.9.default-aarch64-apple-darwin")
     for name in recipe.available():
         tag = plan.build_tag(recipe.load(name))
         assert "-" not in tag and "+" not in tag
