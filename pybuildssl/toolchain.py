@@ -79,8 +79,8 @@ fi
 #: (CLANG_EXTRA).  For LTO it wants ``llvm-ar`` (``zig ar`` is one).  For PGO it wants
 #: ``llvm-profdata``, and the instrumented link needs clang's profile runtime: zig cc instruments
 #: (``-fprofile-instr-generate``) but links no runtime and ships no llvm-profdata.  Debian's
-#: LLVM 19 supplies both (packages PGO_PACKAGES).  Measured with zig 0.15.2, whose clang is
-#: LLVM 20: LLVM 19's runtime writes the raw profile format LLVM 20 instruments for (version 10),
+#: LLVM 19 supplies both (its packages: pgo_prerequisites).  Measured with zig 0.15.2, whose
+#: clang is LLVM 20: LLVM 19's runtime writes the raw profile format LLVM 20 instruments for (version 10),
 #: and its llvm-profdata merges those into an indexed profile LLVM 20 reads.  Re-check when
 #: ZIG_TESTED moves.
 PGO_LLVM = "19"
@@ -146,7 +146,7 @@ class Toolchain:
     env: Mapping[str, str] = field(default_factory=dict)  # CC, CXX, PATH for every compile step
     #: Strings that name the build host's toolchain in installed text files, each with what it
     #: becomes in the artifact; an old string without "/" is a command name, replaced as a
-    #: whole word.  None with plain cc and c++; clang's (CPYTHON_ENV) become cc and ar.
+    #: whole word.  None with plain cc and c++; with cpython_env, clang and llvm-ar become cc and ar.
     relocations: tuple[tuple[str, str], ...] = ()
     #: Further environment of CPython's own steps (CC=clang for PGO and LTO with Zig).
     cpython_env: Mapping[str, str] = field(default_factory=dict)
