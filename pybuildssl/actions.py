@@ -213,6 +213,19 @@ def strip(ctx: Context, step: Step, log: Path, prefix: str) -> None:
         ctx.runner.run(["strip", "--strip-unneeded", *map(str, binaries)], log=log, step=step.name)
 
 
+def strip_static_lto(ctx: Context, step: Step, log: Path, prefix: str) -> None:
+    """The config directory's static pieces (libpython3.X.a, python.o) of a gcc LTO build: their
+    LTO sections record every compile option (the -ffile-prefix-map arguments name the build
+    directory), and their line tables keep the build directory (measured, gcc 12 with fat LTO
+    objects); without both, they are plain objects that link with any compiler."""
+    lib = relocate.find_version_dir(Path(prefix))
+    pieces = [str(p) for pattern in ("config-*/libpython*.a", "config-*/python.o") for p in lib.glob(pattern)
+              if p.is_file() and not p.is_symlink()]
+    for piece in pieces:  # objcopy rewrites one file a call
+        ctx.runner.run(["objcopy", "--remove-section=.gnu.lto_*", "--remove-section=.gnu.debuglto_*",
+                        "--strip-debug", piece], log=log, step=step.name)
+
+
 #: Where configure puts each optimisation's flags in the Makefile when the compiler supports
 #: it, and the flag to find there (3.13: LTO's go into CONFIGURE_CFLAGS_NODIST).
 OPTIMIZATION_FLAGS = {"pgo": ("PGO_PROF_USE_FLAG", "-f"), "lto": ("CONFIGURE_CFLAGS_NODIST", "-flto")}
@@ -248,5 +261,5 @@ ACTIONS: dict[str, Callable[..., None]] = {
     "require-tclsh-unless": require_tclsh_unless, "install-files": install_files,
     "merge-deps": merge_deps, "apply-patch": apply_patch, "patch-ssl": patch_ssl,
     "set-rpath": set_rpath, "relocate": relocate_tree, "strip": strip, "package": package,
-    "check-optimizations": check_optimizations,
+    "check-optimizations": check_optimizations, "strip-static-lto": strip_static_lto,
 }

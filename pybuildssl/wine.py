@@ -73,5 +73,16 @@ def run(argv: Sequence[str], prefix: Path, *, input: str | None = None, timeout:
                               timeout=timeout, cwd=str(cwd) if cwd else None,
                               stdin=None if input is not None else subprocess.DEVNULL)
     finally:
-        subprocess.run([*wineserver(wine), "-k"], env=e, capture_output=True, stdin=subprocess.DEVNULL,
+        stop_server(wine, e)
+
+
+#: ``-k`` kills the prefix's wineserver without waiting for it to exit; ``-w`` waits.  A server
+#: still exiting answers the next Wine whose prefix directory gets the same device and inode (a
+#: tmpfs reuses inode numbers at once), and serves it the old prefix's registry: its ROOT store.
+STOP = (("-k",), ("-w",))
+
+
+def stop_server(wine: Sequence[str], env: dict[str, str]) -> None:
+    for args in STOP:
+        subprocess.run([*wineserver(wine), *args], env=env, capture_output=True, stdin=subprocess.DEVNULL,
                        timeout=60)

@@ -26,7 +26,8 @@ OPENSSL_TARGETS = {"x86_64": "linux-x86_64", "aarch64": "linux-aarch64"}
 #: every library is a component built from source.  ``cc`` is checked only
 #: for the cc toolchain (Zig brings its own compiler and libc headers).
 PREREQUISITES = {
-    "cc": "gcc", "make": "make", "perl": "perl", "patchelf": "patchelf", "ar": "binutils", "patch": "patch",
+    "cc": "gcc", "make": "make", "perl": "perl", "patchelf": "patchelf", "ar": "binutils", "objcopy": "binutils",
+    "patch": "patch",
     # Debian's libffi orig is a git tree without configure (components.py)
     "autoreconf": "autoconf", "automake": "automake", "libtoolize": "libtool",
 }
@@ -98,6 +99,9 @@ def cpython_steps(recipe: "Recipe", d: "Dirs") -> list[Step]:
              str(d.prefix), {}),
         _posix.relocate_step(d, extra),
     ]
+    if recipe.cpython_lto and recipe.toolchain == "cc":  # gcc's fat LTO objects (actions.strip_static_lto)
+        fixups.append(Step("cpython.strip-static-lto", "cpython", ("pybuildssl:strip-static-lto", str(d.prefix)),
+                           str(d.prefix), {}))
     steps = _posix.cpython_steps(recipe, d, configure, env, fixups)
     if recipe.cpython_optimizations:
         steps = [offline_training(s) if s.name == "cpython.make" else s for s in steps]

@@ -49,7 +49,7 @@ _ENUMERATION_OFF = ("import runpy, ssl, sys; ssl.SSLContext._windows_cert_stores
                     "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
 
 #: Runs inside the mount namespace (host python -I -S): a fresh prefix, then each
-#: run of python.exe, one JSON object out.  argv[1]: {"wine", "prefix", "runs": [[name, argv, stdin]]}.
+#: run of python.exe, one JSON object out.  argv[1]: {"wine", "prefix", "runs": [[name, argv, stdin]], "stop"}.
 DRIVER = r'''
 import json, os, subprocess, sys, time
 spec = json.loads(sys.argv[1])
@@ -71,8 +71,9 @@ if r.returncode == 0:
         except subprocess.TimeoutExpired as e:
             out["runs"][name] = {"rc": 124, "stdout": "", "stderr": "timed out: %s" % e, "seconds": 300}
 server = os.path.join(os.path.dirname(spec["wine"][0]), "wineserver")
-subprocess.run([server if os.path.exists(server) else "wineserver", "-k"], env=env, capture_output=True,
-               stdin=subprocess.DEVNULL, timeout=60)
+for stop in spec["stop"]:  # kill, then wait until it has exited (wine.STOP)
+    subprocess.run([server if os.path.exists(server) else "wineserver", *stop], env=env, capture_output=True,
+                   stdin=subprocess.DEVNULL, timeout=60)
 print(json.dumps(out))
 '''
 
@@ -232,7 +233,8 @@ def _run_under_wine(t: checks.Target, world, workdir: Path) -> tuple[tuple[dict,
     runs = [["own-mode", [exe, "-I", "-B", script], request(("urllib", "http.client"))],
             ["enumeration-off", [exe, "-I", "-B", "-c", _ENUMERATION_OFF, script],
              request(("urllib", "http.client", "set_default_verify_paths"))]]
-    spec = json.dumps({"wine": wine.command(), "prefix": str(workdir / "wineprefix"), "runs": runs})
+    spec = json.dumps({"wine": wine.command(), "prefix": str(workdir / "wineprefix"), "runs": runs,
+                       "stop": wine.STOP})
     layout = sandbox.layout_for("debian", [world.ca.cert_pem])
     start = time.monotonic()
     try:

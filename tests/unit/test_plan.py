@@ -187,6 +187,17 @@ def test_with_zig_the_release_profile_is_pgo_and_lto_through_the_clang_wrapper()
     assert fast.keys["openssl"] == p.keys["openssl"] and fast.keys["cpython"] != p.keys["cpython"]
 
 
+def test_a_gcc_lto_build_strips_its_static_pieces_lto_sections_and_debug_lines():
+    """gcc's fat LTO objects record the -ffile-prefix-map arguments (the build directory) and keep
+    it in their line tables: libpython.a and python.o lose both after the relocate step."""
+    names = lambda p: [s.name for s in p.steps]  # noqa: E731
+    p = plan_for("linux-x86_64-generic", *HOST_CC)
+    assert names(p).index("cpython.strip-static-lto") == names(p).index("cpython.relocate") + 1
+    assert argv(p, "cpython.strip-static-lto") == ["pybuildssl:strip-static-lto", str(p.dirs.prefix)]
+    for other in (plan_for("linux-x86_64-generic"), plan_for("linux-x86_64-generic", *HOST_CC, "build.profile=fast")):
+        assert "cpython.strip-static-lto" not in names(other)  # zig's fat objects keep no build path
+
+
 def test_a_zig_build_for_another_architecture_gets_lto_but_not_pgo(monkeypatch):
     """PGO's training runs the new interpreter on the build host."""
     monkeypatch.setattr(recipe, "host_arch", lambda: "x86_64")
