@@ -113,7 +113,7 @@ def component_keys(recipe: Recipe, *, toolchain: "str | Toolchain", ssl_patch: s
     if tc_.cpython_id:
         parts.append(tc_.cpython_id)
     if recipe.cpython_lto:  # its links get the prefix maps too (platforms/_posix.cpython_env)
-        parts.append("lto links: LDFLAGS_NODIST file-prefix-map")
+        parts.append("lto links: LDFLAGS_NODIST file-prefix-map; gcc: strip-static-lto")
     if recipe.strip:
         parts.append(f"strip {STRIP_LOGIC_VERSION}")
     keys["cpython"] = _h(*parts)
