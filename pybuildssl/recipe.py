@@ -106,17 +106,19 @@ def find(name_or_path: str) -> Path:
                       hint=hint + "`pybuildssl recipes` lists them")
 
 
-def default_for_host() -> str:
+def host_arch() -> str:
+    """This machine's architecture in the words of its own OS's recipes (Linux aarch64; macOS and
+    Windows arm64)."""
     import platform
 
-    os_name = layouts.host_os()
     machine = platform.machine().lower()
-    arch = {"amd64": "x86_64", "x86_64": "x86_64", "aarch64": "aarch64", "arm64": "arm64"}.get(machine, machine)
-    if os_name == "linux" and arch == "arm64":
-        arch = "aarch64"
-    if os_name == "macos" and arch == "aarch64":
-        arch = "arm64"
-    return f"{os_name}-{arch}" + ("-generic" if os_name == "linux" else "")
+    arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+    return "arm64" if arch == "aarch64" and layouts.host_os() != "linux" else arch
+
+
+def default_for_host() -> str:
+    os_name = layouts.host_os()
+    return f"{os_name}-{host_arch()}" + ("-generic" if os_name == "linux" else "")
 
 
 # ----------------------------------------------------------------- loading ---
@@ -343,14 +345,6 @@ def _free_threaded(values: dict[str, dict[str, Any]], cpython: Source, origin: d
         raise RecipeError(f"{w}: key 'cpython.free_threaded' is not wired for Windows targets yet",
                           hint="build a free-threaded Linux or macOS target, or drop the key")
     return True
-
-
-def host_arch() -> str:
-    """This machine's architecture in the recipes' words (x86_64, aarch64)."""
-    import platform
-
-    machine = platform.machine().lower()
-    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
 
 
 def _apply_profile(values: dict[str, dict[str, Any]], toolchain: str, host: Callable[[], str]) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import platform
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -57,10 +56,7 @@ def host_facts(*, recipes: tuple[str, ...] | None = None) -> Host:
     """This machine (reads /etc/os-release, the layout table and the shipped recipes)."""
     from .. import recipe, trust
 
-    machine = platform.machine().lower()
-    arch = {"amd64": "x86_64", "arm64": "aarch64" if layouts.host_os() == "linux" else "arm64"}.get(
-        machine, machine)
-    return Host(os=layouts.host_os(), vendor=layouts.detect_vendor(), arch=arch,
+    return Host(os=layouts.host_os(), vendor=layouts.detect_vendor(), arch=recipe.host_arch(),
                 recipes=tuple(recipe.available()) if recipes is None else recipes,
                 patch_version=trust.PATCH_VERSION)
 
